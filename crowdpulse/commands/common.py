@@ -1,0 +1,27 @@
+"""Options and helpers shared by the CLI commands."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator
+
+import typer
+from rich.console import Console
+
+from crowdpulse.store import DEFAULT_DB, Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB file to read and write.", show_default=True)]
+DEFAULT_DB_PATH = Path(DEFAULT_DB)
+ModelOption = Annotated[str, typer.Option("--model", help="Model spec: default, vader, tfidf, a Hugging Face name or a local folder.")]
+
+
+@contextmanager
+def open_store(db: Path, read_only: bool = False) -> Iterator[Store]:
+    store = Store.open(db, read_only=read_only)
+    try:
+        yield store
+    finally:
+        store.close()

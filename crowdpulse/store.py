@@ -1,0 +1,361 @@
+"""The embedded DuckDB store: the only module in the project that touches the database.
+
+Every write is an idempotent upsert keyed by the table's natural key, done in a
+transaction, so storing the same thread twice stores nothing twice and a run
+killed halfway leaves every committed batch intact. DuckDB holds an exclusive
+file lock for a read-write connection; a second writer gets
+:class:`StoreLockedError` with one clear line.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from scrapers.records import POST_FIELDS, Post
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "crowdpulse.duckdb"
+SCHEMA_VERSION = 2
+
+# Each table: (DDL, primary-key columns). Column order is the insert order.
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "posts": (
+        """CREATE TABLE IF NOT EXISTS posts (
+            source VARCHAR NOT NULL, id VARCHAR NOT NULL, thread_id VARCHAR, parent_id VARCHAR,
+            depth INTEGER, author VARCHAR, created_at TIMESTAMP, title VARCHAR, body VARCHAR,
+            score BIGINT, url VARCHAR, user_label VARCHAR, lang VARCHAR,
+            time_precision VARCHAR DEFAULT 'exact', raw VARCHAR, fetched_at TIMESTAMP,
+            PRIMARY KEY (source, id))""",
+        ("source", "id"),
+    ),
+    "crawl_state": (
+        """CREATE TABLE IF NOT EXISTS crawl_state (
+            source VARCHAR NOT NULL, target VARCHAR NOT NULL, cursor VARCHAR,
+            updated_at TIMESTAMP, PRIMARY KEY (source, target))""",
+        ("source", "target"),
+    ),
+    "scores": (
+        """CREATE TABLE IF NOT EXISTS scores (
+            source VARCHAR NOT NULL, post_id VARCHAR NOT NULL, model_id VARCHAR NOT NULL,
+            label VARCHAR, p_bullish DOUBLE, p_bearish DOUBLE, p_neutral DOUBLE,
+            scored_at TIMESTAMP, PRIMARY KEY (source, post_id, model_id))""",
+        ("source", "post_id", "model_id"),
+    ),
+    "stances": (
+        """CREATE TABLE IF NOT EXISTS stances (
+            source VARCHAR NOT NULL, post_id VARCHAR NOT NULL, model_id VARCHAR NOT NULL,
+            ticker VARCHAR NOT NULL, label VARCHAR, p_bullish DOUBLE, p_bearish DOUBLE,
+            p_neutral DOUBLE, via VARCHAR, PRIMARY KEY (source, post_id, model_id, ticker))""",
+        ("source", "post_id", "model_id", "ticker"),
+    ),
+    "themes": (
+        """CREATE TABLE IF NOT EXISTS themes (
+            source VARCHAR NOT NULL, post_id VARCHAR NOT NULL, model_id VARCHAR NOT NULL,
+            theme VARCHAR NOT NULL, score DOUBLE,
+            PRIMARY KEY (source, post_id, model_id, theme))""",
+        ("source", "post_id", "model_id", "theme"),
+    ),
+    "prices": (
+        """CREATE TABLE IF NOT EXISTS prices (
+            ticker VARCHAR NOT NULL, date DATE NOT NULL, open DOUBLE, high DOUBLE, low DOUBLE,
+            close DOUBLE, adj_close DOUBLE, volume DOUBLE, provider VARCHAR,
+            PRIMARY KEY (ticker, date))""",
+        ("ticker", "date"),
+    ),
+    "labels": (
+        """CREATE TABLE IF NOT EXISTS labels (
+            source VARCHAR NOT NULL, post_id VARCHAR NOT NULL, annotator VARCHAR NOT NULL,
+            label VARCHAR NOT NULL, labeled_at TIMESTAMP, origin VARCHAR,
+            PRIMARY KEY (source, post_id, annotator))""",
+        ("source", "post_id", "annotator"),
+    ),
+    "runs": (
+        """CREATE TABLE IF NOT EXISTS runs (
+            run_id VARCHAR PRIMARY KEY, command VARCHAR, config VARCHAR,
+            started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, counts VARCHAR)""",
+        ("run_id",),
+    ),
+}
+
+# Upgrades from an older schema version to the next one. Version 1 had no
+# posts.time_precision and no labels table.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "ALTER TABLE posts ADD COLUMN IF NOT EXISTS time_precision VARCHAR DEFAULT 'exact'",
+        TABLES["labels"][0],
+    ],
+}
+
+
+class StoreError(Exception):
+    """A problem with the database file, phrased for the user."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the database file open for writing."""
+
+
+class SchemaVersionError(StoreError):
+    """The file was written by a newer crowdpulse, or is not a crowdpulse database."""
+
+
+@dataclass(frozen=True)
+class UpsertCount:
+    """What an upsert did: rows it added and rows it updated in place."""
+
+    inserted: int
+    updated: int
+
+
+def _utc_naive(value: Any) -> Any:
+    """Store timestamps as naive UTC (DuckDB TIMESTAMP)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+class Store:
+    """A crowdpulse database file. Open with :meth:`open`; use as a context manager."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str, read_only: bool) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | os.PathLike = DEFAULT_DB, read_only: bool = False) -> Store:
+        path = str(path)
+        if path != ":memory:":
+            folder = Path(path).resolve().parent
+            if not folder.exists():
+                raise StoreError(f"cannot open database {path}: folder {folder} does not exist")
+            if not read_only and not Path(path).exists() and not os.access(folder, os.W_OK):
+                raise StoreError(f"cannot create database {path}: folder {folder} is not writable")
+            if read_only and not Path(path).exists():
+                raise StoreError(f"no database at {path}: run a command that writes one first")
+        try:
+            con = duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                raise StoreLockedError(
+                    f"database {path} is in use by another crowdpulse process; "
+                    "wait for it to finish or use another --db"
+                ) from None
+            if "permission" in msg.lower() or "read-only" in msg.lower():
+                raise StoreError(f"cannot write database {path}: permission denied") from None
+            raise StoreError(f"cannot open database {path}: {msg.splitlines()[0]}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
+        store = cls(con, path, read_only)
+        try:
+            store._ensure_schema()
+        except Exception:
+            con.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ensure_schema(self) -> None:
+        tables = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "meta" not in tables:
+            if tables and "posts" not in tables:
+                raise SchemaVersionError(f"{self.path} is a DuckDB file but not a crowdpulse database")
+            if self.read_only:
+                raise SchemaVersionError(f"{self.path} is empty: run a command that writes it first")
+            with self.transaction():
+                self.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+                for ddl, _ in TABLES.values():
+                    self.con.execute(ddl)
+                self._set_version(SCHEMA_VERSION)
+            return
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} has schema version {version}, written by a newer crowdpulse; "
+                f"this one reads up to version {SCHEMA_VERSION}: upgrade crowdpulse"
+            )
+        if version < SCHEMA_VERSION:
+            if self.read_only:
+                raise SchemaVersionError(
+                    f"{self.path} has schema version {version}; open it once read-write to upgrade it to {SCHEMA_VERSION}"
+                )
+            log.info("upgrading %s from schema %d to %d", self.path, version, SCHEMA_VERSION)
+            with self.transaction():
+                for v in range(version, SCHEMA_VERSION):
+                    for stmt in MIGRATIONS.get(v, []):
+                        self.con.execute(stmt)
+                for ddl, _ in TABLES.values():
+                    self.con.execute(ddl)
+                self._set_version(SCHEMA_VERSION)
+
+    def schema_version(self) -> int:
+        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            raise SchemaVersionError(f"{self.path} has no schema version: not a crowdpulse database")
+        return int(row[0])
+
+    def _set_version(self, version: int) -> None:
+        self.con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [str(version)],
+        )
+
+    # ------------------------------------------------------------- transactions
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.con)
+
+    # ------------------------------------------------------------------ upserts
+    def upsert(self, table: str, rows: pd.DataFrame | Sequence[dict[str, Any]]) -> UpsertCount:
+        """Insert or update ``rows`` in ``table`` by its key, in one transaction."""
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+        df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        if df.empty:
+            return UpsertCount(0, 0)
+        columns = self.columns(table)
+        missing_keys = [k for k in TABLES[table][1] if k not in df.columns]
+        if missing_keys:
+            raise StoreError(f"rows for {table} lack key column(s): {', '.join(missing_keys)}")
+        cols = [c for c in columns if c in df.columns]
+        df = df[cols].copy()
+        for c in df.columns:
+            if df[c].dtype == object:
+                df[c] = df[c].map(_utc_naive)
+            elif isinstance(df[c].dtype, pd.DatetimeTZDtype):
+                df[c] = df[c].dt.tz_convert("UTC").dt.tz_localize(None)
+        keys = TABLES[table][1]
+        df = df.drop_duplicates(subset=list(keys), keep="last")
+        non_keys = [c for c in cols if c not in keys]
+        col_list = ", ".join(f'"{c}"' for c in cols)
+        if non_keys:
+            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in non_keys)
+            conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+        else:
+            conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
+        key_match = " AND ".join(f't."{k}" = d."{k}"' for k in keys)
+        with self.transaction():
+            self.con.register("_upsert_df", df)
+            try:
+                existing = self.con.execute(
+                    f"SELECT count(*) FROM {table} t JOIN _upsert_df d ON {key_match}"
+                ).fetchone()[0]
+                self.con.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM _upsert_df {conflict}")
+            finally:
+                self.con.unregister("_upsert_df")
+        return UpsertCount(inserted=len(df) - existing, updated=existing)
+
+    def upsert_posts(self, posts: Iterable[Post] | pd.DataFrame) -> UpsertCount:
+        df = posts if isinstance(posts, pd.DataFrame) else posts_frame(posts)
+        if "fetched_at" not in df.columns:
+            df = df.assign(fetched_at=datetime.now(timezone.utc).replace(tzinfo=None))
+        return self.upsert("posts", df)
+
+    def columns(self, table: str) -> list[str]:
+        return [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
+
+    # ------------------------------------------------------------- crawl state
+    def get_cursor(self, source: str, target: str) -> Any:
+        row = self.con.execute(
+            "SELECT cursor FROM crawl_state WHERE source = ? AND target = ?", [source, target]
+        ).fetchone()
+        return None if row is None or row[0] is None else json.loads(row[0])
+
+    def set_cursor(self, source: str, target: str, cursor: Any) -> None:
+        self.upsert(
+            "crawl_state",
+            [{"source": source, "target": target, "cursor": json.dumps(cursor),
+              "updated_at": datetime.now(timezone.utc).replace(tzinfo=None)}],
+        )
+
+    def save_page(self, source: str, target: str, posts: Sequence[Post], cursor: Any) -> UpsertCount:
+        """Store one page's posts and its crawl cursor in a single transaction."""
+        with self.transaction():
+            counts = self.upsert_posts(posts) if posts else UpsertCount(0, 0)
+            self.set_cursor(source, target, cursor)
+        return counts
+
+    # --------------------------------------------------------------------- runs
+    def start_run(self, run_id: str, command: str, config: Any = None) -> None:
+        self.upsert("runs", [{
+            "run_id": run_id, "command": command,
+            "config": config if isinstance(config, str) or config is None else json.dumps(config, default=str),
+            "started_at": datetime.now(timezone.utc).replace(tzinfo=None), "status": "running",
+        }])
+
+    def finish_run(self, run_id: str, counts: dict[str, Any], status: str = "ok") -> None:
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE run_id = ?",
+            [datetime.now(timezone.utc).replace(tzinfo=None), status, json.dumps(counts, default=str), run_id],
+        )
+
+    # ------------------------------------------------------------------ queries
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return self.con.execute(sql, params or []).df()
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+
+    def posts(self, where: str = "", params: Sequence[Any] | None = None) -> pd.DataFrame:
+        sql = "SELECT * FROM posts" + (f" WHERE {where}" if where else "") + " ORDER BY source, created_at, id"
+        return self.query(sql, params)
+
+    def unscored_posts(self, model_id: str) -> pd.DataFrame:
+        """Posts with text that have no score row for ``model_id`` yet."""
+        return self.query(
+            """SELECT p.* FROM posts p
+               WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.source = p.source
+                                 AND s.post_id = p.id AND s.model_id = ?)
+               AND coalesce(p.body, '') NOT IN ('[deleted]', '[removed]')
+               AND length(trim(coalesce(p.title, '') || coalesce(p.body, ''))) > 0
+               ORDER BY p.source, p.thread_id, p.created_at, p.id""",
+            [model_id],
+        )
+
+
+class _Transaction:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.depth_owner = False
+
+    def __enter__(self) -> None:
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            self.depth_owner = True
+        except duckdb.TransactionException:
+            self.depth_owner = False  # already inside a transaction: join it
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if not self.depth_owner:
+            return
+        if exc_type is None:
+            self.con.execute("COMMIT")
+        else:
+            self.con.execute("ROLLBACK")
+
+
+def posts_frame(posts: Iterable[Post]) -> pd.DataFrame:
+    """Posts as a DataFrame with the store's columns (timestamps as naive UTC)."""
+    rows = [p.to_dict() if isinstance(p, Post) else dict(p) for p in posts]
+    df = pd.DataFrame(rows, columns=list(POST_FIELDS))
+    df["created_at"] = pd.to_datetime(df["created_at"], utc=True).dt.tz_localize(None)
+    return df

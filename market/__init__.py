@@ -1,0 +1,1 @@
+"""Prices, the trading calendar, returns, and the statistics of sentiment against returns."""

@@ -1,0 +1,5 @@
+"""Errors of the sentiment package. The CLI shows their message as one line."""
+
+
+class SentimentError(Exception):
+    """Base class for a problem with tickers, stances, themes or the index, phrased for the user."""
