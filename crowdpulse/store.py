@@ -131,6 +131,7 @@ class Store:
         self.con = con
         self.path = path
         self.read_only = read_only
+        self._tx_depth = 0
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -222,7 +223,8 @@ class Store:
 
     # ------------------------------------------------------------- transactions
     def transaction(self) -> _Transaction:
-        return _Transaction(self.con)
+        """A transaction; nested uses join the outermost one."""
+        return _Transaction(self)
 
     # ------------------------------------------------------------------ upserts
     def upsert(self, table: str, rows: pd.DataFrame | Sequence[dict[str, Any]]) -> UpsertCount:
@@ -333,24 +335,19 @@ class Store:
 
 
 class _Transaction:
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-        self.depth_owner = False
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def __enter__(self) -> None:
-        try:
-            self.con.execute("BEGIN TRANSACTION")
-            self.depth_owner = True
-        except duckdb.TransactionException:
-            self.depth_owner = False  # already inside a transaction: join it
+        if self.store._tx_depth == 0:
+            self.store.con.execute("BEGIN TRANSACTION")
+        self.store._tx_depth += 1
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if not self.depth_owner:
+        self.store._tx_depth -= 1
+        if self.store._tx_depth > 0:
             return
-        if exc_type is None:
-            self.con.execute("COMMIT")
-        else:
-            self.con.execute("ROLLBACK")
+        self.store.con.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
 def posts_frame(posts: Iterable[Post]) -> pd.DataFrame:
