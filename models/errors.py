@@ -3,3 +3,11 @@
 
 class ModelError(Exception):
     """Base class for a problem with loading, training or running a model, phrased for the user."""
+
+
+class ModelSpecError(ModelError):
+    """A ``--model`` spec that names no known model, or a model whose labels cannot be mapped."""
+
+
+class LabeledDataError(ModelError):
+    """A labeled data file that cannot be read or whose labels cannot be mapped onto LABELS."""
