@@ -3,3 +3,40 @@
 
 class ScraperError(Exception):
     """Base class for a problem with fetching or parsing a site, phrased for the user."""
+
+
+class FetchError(ScraperError):
+    """A page could not be fetched (network failure, retries exhausted, bad status)."""
+
+    def __init__(self, message: str, url: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class AccessDeniedError(FetchError):
+    """401/403: the page needs a login, is private, or the site refused this client."""
+
+
+class NotFoundError(FetchError):
+    """404/410: the page was removed or never existed."""
+
+
+class RobotsDisallowedError(FetchError):
+    """robots.txt forbids fetching this URL (use --ignore-robots to override)."""
+
+
+class BodyTooLargeError(FetchError):
+    """The response body is larger than the configured maximum."""
+
+
+class BotWallError(ScraperError):
+    """The site served a bot-wall/blocked shell page instead of content."""
+
+
+class ParseError(ScraperError):
+    """A page is malformed (truncated JSON, unexpected HTML) and yields no records."""
+
+
+class CredentialsError(ScraperError):
+    """Credentials needed for an API (e.g. Reddit OAuth) are missing or rejected."""
