@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -117,6 +118,15 @@ class UpsertCount:
     updated: int
 
 
+def _writable(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried, since root ignores mode bits)."""
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
 def _utc_naive(value: Any) -> Any:
     """Store timestamps as naive UTC (DuckDB TIMESTAMP)."""
     if isinstance(value, datetime) and value.tzinfo is not None:
@@ -141,7 +151,7 @@ class Store:
             folder = Path(path).resolve().parent
             if not folder.exists():
                 raise StoreError(f"cannot open database {path}: folder {folder} does not exist")
-            if not read_only and not Path(path).exists() and not os.access(folder, os.W_OK):
+            if not read_only and not Path(path).exists() and not _writable(folder):
                 raise StoreError(f"cannot create database {path}: folder {folder} is not writable")
             if read_only and not Path(path).exists():
                 raise StoreError(f"no database at {path}: run a command that writes one first")
