@@ -1,0 +1,337 @@
+"""Stream Pushshift-style Reddit archive dumps (zstandard, one JSON object per line) into Posts.
+
+The monthly archives (``RS_YYYY-MM.zst`` submissions, ``RC_YYYY-MM.zst`` comments) and the
+per-subreddit files (``SUB_submissions.zst``, ``SUB_comments.zst``) are compressed with a
+long window (up to 2 GiB), so the decompressor is told to accept it. Nothing is ever held in
+memory beyond one compressed chunk and its decompressed output.
+
+Speed comes from not parsing what cannot match: when a subreddit or text filter is given, a
+bytes regular expression scans whole decompressed chunks and only the lines it hits are
+decoded with :func:`json.loads`; every filter is then applied again, exactly, to the parsed
+object. The raw scans are necessary conditions, never sufficient ones, so they never drop a
+line the exact filter would keep.
+
+This module does no database work: :func:`read_dump` yields :class:`~scrapers.records.Post`
+records and fills a :class:`DumpStats` the caller can read while it runs and afterwards.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import zstandard
+
+from scrapers.errors import ScraperError
+from scrapers.reddit import strip_prefix, thing_to_post
+from scrapers.records import Post
+from scrapers.text import utc_from_epoch
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW = 2**31  # the archives use --long=31
+READ_SIZE = 1 << 20  # compressed bytes per read (decompresses to roughly 5-15 MiB)
+MAX_CORRUPT_EXAMPLES = 5
+
+
+class DumpError(ScraperError):
+    """A dump file that cannot be read at all, or a bad filter."""
+
+
+@dataclass
+class DumpFilter:
+    """Which lines of a dump to keep. Empty fields keep everything.
+
+    ``subreddits`` are compared case-insensitively; ``match`` is a regular expression
+    searched (case-insensitively) in the title and body; ``since`` is inclusive and
+    ``until`` exclusive, both tz-aware UTC datetimes.
+    """
+
+    subreddits: frozenset[str] = frozenset()
+    match: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.subreddits = frozenset(s.strip().lower().removeprefix("r/") for s in self.subreddits if s.strip())
+        bad = [s for s in self.subreddits if not re.fullmatch(r"[a-z0-9_]+", s)]
+        if bad:
+            raise DumpError(f"subreddit name {bad[0]!r} is not valid: use letters, digits and _ only, e.g. wallstreetbets")
+        if self.match:
+            try:
+                self._match_re = re.compile(self.match, re.IGNORECASE)
+            except re.error as exc:
+                raise DumpError(f"--match {self.match!r} is not a valid regular expression: {exc}") from None
+        else:
+            self._match_re = None
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise DumpError(f"{name} must be a timezone-aware datetime (UTC), got {value!r}")
+
+    # --------------------------------------------------------------- raw scans
+    def subreddit_scan(self) -> re.Pattern[bytes] | None:
+        """Bytes regex a line must contain to be from one of the subreddits."""
+        if not self.subreddits:
+            return None
+        names = b"|".join(re.escape(s.encode()) for s in sorted(self.subreddits))
+        return re.compile(rb'"subreddit"\s*:\s*"(?:' + names + rb')"', re.IGNORECASE)
+
+    def match_scan(self) -> re.Pattern[bytes] | None:
+        """The --match regex as a raw-line prefilter, when that is provably safe.
+
+        A title/body match only shows up unchanged in the raw JSON when the pattern
+        matches nothing JSON escapes (quotes, backslashes, control characters, non-ASCII).
+        That holds for patterns built from ASCII letters, digits, spaces, groups,
+        alternation, simple quantifiers and classes of those; word boundaries are
+        dropped (an escaped ``\\n`` before a word hides the boundary). Anything else gets
+        no prefilter and is matched only after parsing.
+        """
+        if not self.match:
+            return None
+        pattern = re.sub(r"\\[bB]", "", self.match)
+        if not re.fullmatch(r"(?:[A-Za-z0-9 |()?:*+\[\]_'\-]|\\\$)+", pattern):
+            log.info("--match %r has characters JSON may escape: matching after parsing only", self.match)
+            return None
+        try:
+            return re.compile(pattern.encode(), re.IGNORECASE)
+        except re.error:
+            return None
+
+    # ------------------------------------------------------------ exact checks
+    def keeps(self, data: dict[str, Any], created_at: datetime | None) -> bool:
+        if self.subreddits and str(data.get("subreddit") or "").lower() not in self.subreddits:
+            return False
+        if self._match_re is not None:
+            text = f"{data.get('title') or ''}\n{data.get('selftext') or ''}\n{data.get('body') or ''}"
+            if not self._match_re.search(text):
+                return False
+        if self.since is not None or self.until is not None:
+            if created_at is None:
+                return False
+            if self.since is not None and created_at < self.since:
+                return False
+            if self.until is not None and created_at >= self.until:
+                return False
+        return True
+
+
+@dataclass
+class DumpStats:
+    """Counters of one file's read, updated as it streams."""
+
+    path: str
+    lines: int = 0
+    parsed: int = 0
+    kept: int = 0
+    corrupt: int = 0
+    corrupt_lines: list[int] = field(default_factory=list)
+    compressed_bytes: int = 0
+    total_bytes: int = 0
+    truncated: bool = False
+
+    def message(self) -> str | None:
+        """One line for the user when the read was incomplete, else None."""
+        if self.truncated:
+            return (f"{self.path} is truncated after {self.lines:,} lines; "
+                    f"the {self.kept:,} rows read from it are stored")
+        return None
+
+
+def kind_from_name(path: str | Path) -> str | None:
+    """``"t3"`` for submission files, ``"t1"`` for comment files, None when the name says neither."""
+    name = Path(path).name
+    if name.startswith("RS_") or "_submissions" in name:
+        return "t3"
+    if name.startswith("RC_") or "_comments" in name:
+        return "t1"
+    return None
+
+
+def kind_from_fields(data: dict[str, Any]) -> str:
+    """A comment has ``link_id`` (and ``body``, no ``title``); anything else is a submission."""
+    if "link_id" in data or ("body" in data and "title" not in data):
+        return "t1"
+    return "t3"
+
+
+def parse_created(value: Any) -> datetime | None:
+    """``created_utc`` as it occurs across the years: int, float or a string of either."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return utc_from_epoch(value)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def to_post(data: dict[str, Any], kind: str, depths: dict[str, int] | None = None) -> Post:
+    """One dump object as a Post via the Reddit API converter.
+
+    Dumps carry no depth: with a ``depths`` dict (comment id -> depth of the comments seen so
+    far) a comment gets 1 when its parent is the submission and parent + 1 when the parent
+    came earlier in the stream, else None.
+    """
+    depth = None
+    if depths is not None:
+        if kind == "t3":
+            depth = 0
+        else:
+            parent = strip_prefix(data.get("parent_id"))
+            thread = strip_prefix(data.get("link_id"))
+            if parent is not None and parent == thread:
+                depth = 1
+            elif parent in depths:
+                depth = depths[parent] + 1
+    post = thing_to_post(kind, data, depth=depth)
+    if depths is not None and post.depth is not None and kind == "t1":
+        depths[post.id] = post.depth
+    return post
+
+
+def _chunks(fh: BinaryIO, stats: DumpStats) -> Iterator[bytes]:
+    """Decompressed bytes of every frame in ``fh``; marks ``stats.truncated`` on a cut-off frame."""
+    dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
+    dobj = dctx.decompressobj()
+    started = False
+    while True:
+        raw = fh.read(READ_SIZE)
+        stats.compressed_bytes = fh.tell()
+        if not raw:
+            break
+        started = True
+        while raw:
+            try:
+                out = dobj.decompress(raw)
+            except zstandard.ZstdError as exc:
+                if stats.lines == 0 and stats.compressed_bytes <= READ_SIZE:
+                    raise DumpError(f"{stats.path} is not a zstandard file a dump can be: {exc}") from None
+                log.warning("%s: decompression failed: %s", stats.path, exc)
+                stats.truncated = True
+                return
+            if out:
+                yield out
+            raw = b""
+            if dobj.eof:  # a frame ended; more may follow
+                raw = dobj.unused_data
+                dobj = dctx.decompressobj()
+                started = bool(raw)
+    if started and not dobj.eof:
+        stats.truncated = True
+
+
+def _lines(fh: BinaryIO, stats: DumpStats) -> Iterator[tuple[bytes, int]]:
+    """(chunk of whole lines, line number of its first line) pairs; counts lines."""
+    tail = b""
+    for out in _chunks(fh, stats):
+        buf = tail + out if tail else out
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            tail = buf
+            continue
+        tail = buf[cut + 1:]
+        block = buf[:cut + 1]
+        first = stats.lines + 1
+        stats.lines += block.count(b"\n")
+        yield block, first
+    if tail.strip():
+        if stats.truncated:  # a cut-off last line is not a corrupt one
+            return
+        stats.lines += 1
+        yield tail + b"\n", stats.lines
+
+
+def _candidates(block: bytes, first: int, scan: re.Pattern[bytes] | None,
+                also: re.Pattern[bytes] | None) -> Iterator[tuple[bytes, int]]:
+    """Lines of ``block`` that may match (each with its line number)."""
+    if scan is None:
+        for i, line in enumerate(block.split(b"\n")[:-1]):
+            if line.strip() and (also is None or also.search(line)):
+                yield line, first + i
+        return
+    pos = 0
+    search = scan.search
+    while True:
+        m = search(block, pos)
+        if m is None:
+            return
+        start = block.rfind(b"\n", 0, m.start()) + 1
+        end = block.index(b"\n", m.end())
+        line = block[start:end]
+        if also is None or also.search(line):
+            yield line, first + block.count(b"\n", 0, start)
+        pos = end + 1
+
+
+def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats | None = None,
+              kind: str | None = None, depths: dict[str, int] | None = None) -> Iterator[Post]:
+    """Stream the Posts of one dump file that pass ``filt``.
+
+    ``kind`` forces ``"t3"``/``"t1"``; by default the file name decides (RS_/RC_,
+    _submissions/_comments) and otherwise each object's fields. Lines that are not a
+    JSON object with an id are counted in ``stats.corrupt`` and skipped. A truncated
+    file ends the iteration early with ``stats.truncated`` set. Pass a dict as
+    ``depths`` to compute comment depths from parents seen earlier in the stream.
+    """
+    filt = filt or DumpFilter()
+    path = Path(path)
+    stats = stats if stats is not None else DumpStats(str(path))
+    kind = kind or kind_from_name(path)
+    scans = [s for s in (filt.subreddit_scan(), filt.match_scan()) if s is not None]
+    scan, also = (scans + [None, None])[:2]
+    try:
+        fh = open(path, "rb")
+    except IsADirectoryError:
+        raise DumpError(f"{path} is a folder; give dump files (RS_*.zst, RC_*.zst, *_comments.zst)") from None
+    with fh:
+        stats.total_bytes = path.stat().st_size
+        for block, first in _lines(fh, stats):
+            for line, lineno in _candidates(block, first, scan, also):
+                post = _line_to_post(line, lineno, kind, filt, stats, depths)
+                if post is not None:
+                    yield post
+
+
+def _line_to_post(line: bytes, lineno: int, kind: str | None, filt: DumpFilter, stats: DumpStats,
+                  depths: dict[str, int] | None) -> Post | None:
+    try:
+        data = json.loads(line)
+        if not isinstance(data, dict) or not data.get("id"):
+            raise ValueError("not a Reddit object with an id")
+    except ValueError as exc:
+        stats.corrupt += 1
+        if len(stats.corrupt_lines) < MAX_CORRUPT_EXAMPLES:
+            stats.corrupt_lines.append(lineno)
+            log.warning("%s line %d is not a Reddit JSON object (%s); skipped", stats.path, lineno, exc)
+        return None
+    stats.parsed += 1
+    created = parse_created(data.get("created_utc"))
+    if not filt.keeps(data, created):
+        return None
+    try:
+        post = to_post(data, kind or kind_from_fields(data), depths)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError, ScraperError) as exc:
+        stats.corrupt += 1
+        if len(stats.corrupt_lines) < MAX_CORRUPT_EXAMPLES:
+            stats.corrupt_lines.append(lineno)
+            log.warning("%s line %d cannot be read as a post (%s); skipped", stats.path, lineno, exc)
+        return None
+    stats.kept += 1
+    return post
+
+
+def batched(posts: Iterable[Post], size: int) -> Iterator[list[Post]]:
+    """Lists of up to ``size`` posts."""
+    batch: list[Post] = []
+    for post in posts:
+        batch.append(post)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
