@@ -1,0 +1,180 @@
+"""The run config: one TOML file that names what to collect, how to score it and what to test.
+
+Example (also in docs/run.md)::
+
+    db = "crowdpulse.duckdb"
+    model = "default"
+    tickers = ["IWM", "TLT"]
+
+    [[scrape]]
+    site = "reddit"
+    target = "r/stocks"
+    query = "IWM"
+    pages = 5
+
+    [[load]]                  # saved pages, parsed offline
+    site = "reddit"
+    files = ["saved/thread.json"]
+
+    [[import]]                # bulk exports
+    kind = "reddit-dump"      # or "csv" (then text_col, time_col, ...)
+    files = ["RC_2024-01.zst"]
+    subreddit = ["stocks", "wallstreetbets"]
+
+    [prices]
+    start = "2020-01-01"
+    csv = "prices/"           # optional: TICKER.csv files instead of Yahoo
+
+    [correlate]
+    signal = "mean_score"
+    lags = 5
+    permutations = 1000
+
+    [report]
+    out = "report.html"
+
+Relative paths are taken from the config file's folder.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crowdpulse.errors import ConfigError
+
+SITES = ("reddit", "oldreddit", "stocktwits", "community", "discourse", "phpbb", "vbulletin", "hackernews")
+IMPORT_KINDS = ("reddit-dump", "csv")
+SIGNALS = ("mean_score", "bullishness", "count")
+TOP_KEYS = {"db", "model", "tickers", "scrape", "load", "import", "prices", "correlate", "report"}
+
+
+@dataclass(frozen=True)
+class ScrapeJob:
+    site: str
+    target: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadJob:
+    site: str
+    files: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    kind: str
+    files: tuple[Path, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    path: Path
+    text: str
+    db: Path
+    model: str = "default"
+    tickers: tuple[str, ...] = ("IWM", "TLT")
+    scrape: tuple[ScrapeJob, ...] = ()
+    load: tuple[LoadJob, ...] = ()
+    imports: tuple[ImportJob, ...] = ()
+    prices_start: str = "2020-01-01"
+    prices_csv: Path | None = None
+    signal: str = "mean_score"
+    lags: int = 5
+    permutations: int = 1000
+    report_out: Path | None = None
+
+
+def _fail(path: Path, msg: str) -> ConfigError:
+    return ConfigError(f"{path}: {msg}")
+
+
+def _files(path: Path, base: Path, entry: dict[str, Any], where: str) -> tuple[Path, ...]:
+    files = entry.get("files")
+    if isinstance(files, str):
+        files = [files]
+    if not files or not all(isinstance(f, str) for f in files):
+        raise _fail(path, f"{where} needs files = [\"...\"]")
+    out = tuple((base / f).resolve() for f in files)
+    for f in out:
+        if not f.exists():
+            raise _fail(path, f"{where}: no such file {f}")
+    return out
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config; every problem is one :class:`ConfigError` line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no config file at {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(path, f"not valid TOML: {exc}") from None
+    unknown = set(raw) - TOP_KEYS
+    if unknown:
+        raise _fail(path, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(TOP_KEYS))}")
+    base = path.resolve().parent
+
+    scrape = []
+    for i, entry in enumerate(raw.get("scrape", [])):
+        site, target = entry.get("site"), entry.get("target")
+        if site not in SITES:
+            raise _fail(path, f"scrape #{i + 1}: unknown source {site!r}; sources: {', '.join(SITES)}")
+        if not isinstance(target, str) or not target:
+            raise _fail(path, f"scrape #{i + 1}: needs target = \"...\" (a subreddit, thread URL, symbol...)")
+        opts = {k: v for k, v in entry.items() if k not in ("site", "target")}
+        scrape.append(ScrapeJob(site, target, opts))
+
+    load = []
+    for i, entry in enumerate(raw.get("load", [])):
+        site = entry.get("site", "auto")
+        if site not in SITES + ("auto",):
+            raise _fail(path, f"load #{i + 1}: unknown source {site!r}; sources: auto, {', '.join(SITES)}")
+        load.append(LoadJob(site, _files(path, base, entry, f"load #{i + 1}")))
+
+    imports = []
+    for i, entry in enumerate(raw.get("import", [])):
+        kind = entry.get("kind")
+        if kind not in IMPORT_KINDS:
+            raise _fail(path, f"import #{i + 1}: unknown kind {kind!r}; kinds: {', '.join(IMPORT_KINDS)}")
+        opts = {k: v for k, v in entry.items() if k not in ("kind", "files")}
+        imports.append(ImportJob(kind, _files(path, base, entry, f"import #{i + 1}"), opts))
+
+    prices = raw.get("prices", {})
+    prices_csv = prices.get("csv")
+    if prices_csv is not None:
+        prices_csv = (base / prices_csv).resolve()
+        if not prices_csv.is_dir():
+            raise _fail(path, f"prices.csv: no such folder {prices_csv}")
+    corr = raw.get("correlate", {})
+    signal = corr.get("signal", "mean_score")
+    if signal not in SIGNALS:
+        raise _fail(path, f"correlate.signal {signal!r} is not one of {', '.join(SIGNALS)}")
+    tickers = raw.get("tickers", ["IWM", "TLT"])
+    if not isinstance(tickers, list) or not tickers or not all(isinstance(t, str) for t in tickers):
+        raise _fail(path, "tickers must be a list of symbols, e.g. tickers = [\"IWM\", \"TLT\"]")
+    for key, value in (("lags", corr.get("lags", 5)), ("permutations", corr.get("permutations", 1000))):
+        if not isinstance(value, int) or value < 0:
+            raise _fail(path, f"correlate.{key} must be a non-negative integer, not {value!r}")
+    report = raw.get("report", {})
+    return RunConfig(
+        path=path.resolve(),
+        text=text,
+        db=(base / raw.get("db", "crowdpulse.duckdb")).resolve(),
+        model=str(raw.get("model", "default")),
+        tickers=tuple(t.upper() for t in tickers),
+        scrape=tuple(scrape),
+        load=tuple(load),
+        imports=tuple(imports),
+        prices_start=str(prices.get("start", "2020-01-01")),
+        prices_csv=prices_csv,
+        signal=signal,
+        lags=int(corr.get("lags", 5)),
+        permutations=int(corr.get("permutations", 1000)),
+        report_out=(base / report.get("out", "report.html")).resolve() if report is not False else None,
+    )

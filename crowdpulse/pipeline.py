@@ -1,0 +1,197 @@
+"""`crowdpulse run CONFIG.toml`: collect -> score -> index -> prices -> correlate -> report.
+
+Each step is idempotent on its own (upserts, crawl cursors, only unscored posts,
+incremental prices), and the run records in the ``runs`` table which steps are
+done. Running the same config again after an interruption resumes the
+unfinished run: finished steps are skipped, the interrupted one picks up from
+its committed state.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from crowdpulse.config import RunConfig
+from crowdpulse.store import Store
+
+log = logging.getLogger(__name__)
+
+STEPS = ("collect", "score", "index", "prices", "correlate", "report")
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    resumed: bool
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def config_hash(config: RunConfig) -> str:
+    return hashlib.sha256(config.text.encode("utf-8")).hexdigest()[:12]
+
+
+def _unfinished_run(store: Store, chash: str) -> tuple[str, dict[str, Any]] | None:
+    rows = store.query(
+        "SELECT run_id, counts FROM runs WHERE command = 'run' AND run_id LIKE ? "
+        "AND status <> 'ok' ORDER BY started_at DESC LIMIT 1",
+        [f"run-{chash}-%"],
+    )
+    if rows.empty:
+        return None
+    counts = json.loads(rows.iloc[0]["counts"]) if rows.iloc[0]["counts"] else {}
+    return rows.iloc[0]["run_id"], counts
+
+
+def run_pipeline(
+    store: Store,
+    config: RunConfig,
+    *,
+    fresh: bool = False,
+    on_step: Callable[[str, str], None] | None = None,
+) -> RunResult:
+    """Run every step of ``config`` against ``store``; resume an unfinished run of the same config."""
+    chash = config_hash(config)
+    previous = None if fresh else _unfinished_run(store, chash)
+    if previous:
+        run_id, done = previous
+        result = RunResult(run_id, resumed=True, steps=dict(done.get("steps", {})))
+    else:
+        run_id = f"run-{chash}-{uuid.uuid4().hex[:8]}"
+        result = RunResult(run_id, resumed=False)
+        store.start_run(run_id, "run", config.text)
+    context: dict[str, Any] = {}
+    try:
+        for step in STEPS:
+            if step in result.steps and step not in ("index", "correlate", "report"):
+                result.skipped.append(step)
+                if on_step:
+                    on_step(step, "skipped (done in the interrupted run)")
+                continue
+            if on_step:
+                on_step(step, "running")
+            started = time.perf_counter()
+            counts = STEP_FUNCS[step](store, config, context, result)
+            counts["seconds"] = round(time.perf_counter() - started, 2)
+            result.steps[step] = counts
+            store.finish_run(run_id, {"steps": result.steps, "notes": result.notes}, status="running")
+            if on_step:
+                on_step(step, "done")
+    except BaseException:
+        store.finish_run(run_id, {"steps": result.steps, "notes": result.notes}, status="interrupted")
+        raise
+    store.finish_run(run_id, {"steps": result.steps, "notes": result.notes}, status="ok")
+    return result
+
+
+# ----------------------------------------------------------------------- steps
+def _collect(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
+    counts: dict[str, Any] = {"posts_new": 0, "posts_updated": 0}
+    if config.scrape:
+        from crowdpulse.scrape import run_scrape
+
+        for job in config.scrape:
+            got = run_scrape(store, job.site, job.target, **job.options)
+            counts["posts_new"] += int(got.get("posts_new", 0))
+            counts["posts_updated"] += int(got.get("posts_updated", 0))
+    if config.load:
+        from crowdpulse.loading import load_files
+
+        for job in config.load:
+            got = load_files(store, job.site, job.files)
+            counts["posts_new"] += got.inserted
+            counts["posts_updated"] += got.updated
+    if config.imports:
+        from crowdpulse.imports import import_csv, import_reddit_dump
+
+        for job in config.imports:
+            fn = import_reddit_dump if job.kind == "reddit-dump" else import_csv
+            got = fn(store, [str(f) for f in job.files], **job.options)
+            got = got if isinstance(got, dict) else vars(got)
+            counts["posts_new"] += int(got.get("inserted", got.get("posts_new", 0)))
+            counts["posts_updated"] += int(got.get("updated", got.get("posts_updated", 0)))
+    return counts
+
+
+def _score(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
+    from crowdpulse.scoring import score_store
+    from models import load_model
+
+    model = load_model(config.model)
+    context["model"] = model
+    return dict(score_store(store, model, progress=True))
+
+
+def _model_id(store: Store, config: RunConfig, context: dict) -> str:
+    if "model" not in context:
+        from models import load_model
+
+        context["model"] = load_model(config.model)
+    return context["model"].model_id
+
+
+def _index(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
+    from crowdpulse.index import ticker_index
+
+    index = ticker_index(store, _model_id(store, config, context))
+    context["index"] = index
+    return {"sessions": int(index["session"].nunique()) if not index.empty else 0, "rows": len(index)}
+
+
+def _prices(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
+    from crowdpulse.prices import update_prices
+    from market.errors import MarketError
+
+    try:
+        got = update_prices(store, list(config.tickers), start=config.prices_start, csv_dir=config.prices_csv)
+    except MarketError as exc:
+        result.notes.append(f"prices: {exc}")
+        log.warning("prices: %s", exc)
+        return {"rows": 0, "error": str(exc)}
+    return got if isinstance(got, dict) else {"rows": int(got)}
+
+
+def _correlate(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
+    from crowdpulse.analysis import correlate_store
+
+    index = context.get("index")
+    stats = correlate_store(
+        store, _model_id(store, config, context), tickers=list(config.tickers), signal=config.signal,
+        lags=config.lags, permutations=config.permutations, index=index,
+    )
+    context["stats"] = stats
+    if stats.empty:
+        result.notes.append("correlate: not enough sessions with both sentiment and prices")
+        return {"tests": 0}
+    significant = int((stats["p_adjusted"] < 0.05).sum())
+    return {"tests": len(stats), "significant_adjusted": significant}
+
+
+def _report(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
+    if config.report_out is None:
+        return {"written": False}
+    from crowdpulse.report import write_report
+
+    write_report(store, config.report_out, model_id=_model_id(store, config, context),
+                 tickers=list(config.tickers), stats=context.get("stats"))
+    return {"written": True, "path": str(config.report_out)}
+
+
+STEP_FUNCS: dict[str, Callable[[Store, RunConfig, dict, RunResult], dict[str, Any]]] = {
+    "collect": _collect, "score": _score, "index": _index,
+    "prices": _prices, "correlate": _correlate, "report": _report,
+}
+
+
+def summary_frame(result: RunResult) -> pd.DataFrame:
+    rows = [{"step": s, **{k: v for k, v in c.items()}} for s, c in result.steps.items()]
+    return pd.DataFrame(rows)
