@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -269,7 +269,8 @@ def _candidates(block: bytes, first: int, scan: re.Pattern[bytes] | None,
 
 
 def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats | None = None,
-              kind: str | None = None, depths: dict[str, int] | None = None) -> Iterator[Post]:
+              kind: str | None = None, depths: dict[str, int] | None = None,
+              on_block: Callable[[DumpStats], None] | None = None) -> Iterator[Post]:
     """Stream the Posts of one dump file that pass ``filt``.
 
     ``kind`` forces ``"t3"``/``"t1"``; by default the file name decides (RS_/RC_,
@@ -277,6 +278,7 @@ def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats
     JSON object with an id are counted in ``stats.corrupt`` and skipped. A truncated
     file ends the iteration early with ``stats.truncated`` set. Pass a dict as
     ``depths`` to compute comment depths from parents seen earlier in the stream.
+    ``on_block(stats)`` is called after each decompressed block (for progress bars).
     """
     filt = filt or DumpFilter()
     path = Path(path)
@@ -295,6 +297,8 @@ def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats
                 post = _line_to_post(line, lineno, kind, filt, stats, depths)
                 if post is not None:
                     yield post
+            if on_block is not None:
+                on_block(stats)
 
 
 def _line_to_post(line: bytes, lineno: int, kind: str | None, filt: DumpFilter, stats: DumpStats,
