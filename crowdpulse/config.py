@@ -37,6 +37,7 @@ Relative paths are taken from the config file's folder.
 """
 from __future__ import annotations
 
+import glob
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,11 +99,20 @@ def _files(path: Path, base: Path, entry: dict[str, Any], where: str) -> tuple[P
         files = [files]
     if not files or not all(isinstance(f, str) for f in files):
         raise _fail(path, f"{where} needs files = [\"...\"]")
-    out = tuple((base / f).resolve() for f in files)
-    for f in out:
+    out: list[Path] = []
+    for pattern in files:
+        if any(ch in pattern for ch in "*?["):
+            matches = sorted(base.glob(pattern)) if not Path(pattern).is_absolute() else sorted(
+                Path(p) for p in glob.glob(pattern))
+            if not matches:
+                raise _fail(path, f"{where}: no file matches {pattern}")
+            out.extend(m.resolve() for m in matches)
+            continue
+        f = (base / pattern).resolve()
         if not f.exists():
             raise _fail(path, f"{where}: no such file {f}")
-    return out
+        out.append(f)
+    return tuple(out)
 
 
 def load_config(path: str | Path) -> RunConfig:
