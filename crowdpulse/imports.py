@@ -1,0 +1,176 @@
+"""Bulk history into the store: Reddit archive dumps and CSV exports, in committed batches.
+
+The readers (:mod:`scrapers.reddit_dump`, :mod:`scrapers.csv_export`) stream Posts; this
+module upserts them ``batch_size`` at a time, each batch its own transaction, so an
+interrupted or truncated import keeps everything read before the stop, and importing the
+same file twice stores nothing twice. Each call is recorded in the ``runs`` table.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TransferSpeedColumn)
+
+from crowdpulse.errors import CrowdpulseError
+from crowdpulse.store import Store
+from scrapers.csv_export import CsvColumns, CsvStats, read_csv_export
+from scrapers.reddit_dump import DumpFilter, DumpStats, batched, read_dump
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 5_000
+
+
+@dataclass
+class ImportResult:
+    """What an import did: per-file counters, rows inserted/updated, and the run id."""
+
+    run_id: str
+    files: list[Any] = field(default_factory=list)  # DumpStats or CsvStats
+    inserted: int = 0
+    updated: int = 0
+
+    @property
+    def stored(self) -> int:
+        return self.inserted + self.updated
+
+    def problems(self) -> list[str]:
+        """One line per file that did not read to its end."""
+        return [m for m in (getattr(f, "message", lambda: None)() for f in self.files) if m]
+
+    def counts(self) -> dict[str, Any]:
+        return {"inserted": self.inserted, "updated": self.updated,
+                "files": [vars(f) for f in self.files]}
+
+
+def _check_files(paths: Sequence[str | Path]) -> list[Path]:
+    if not paths:
+        raise CrowdpulseError("no files given: name one or more dump files, e.g. RC_2021-01.zst")
+    out = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise CrowdpulseError(f"no such file: {p}")
+        if p.is_dir():
+            raise CrowdpulseError(f"{p} is a folder: give files (e.g. {p}/RC_2021-01.zst or a shell glob)")
+        out.append(p)
+    return out
+
+
+def _progress(show: bool) -> Progress | nullcontext:
+    if not show:
+        return nullcontext()
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TextColumn("{task.fields[kept]:>10,} kept"), TimeElapsedColumn(), transient=False,
+    )
+
+
+def import_reddit_dumps(store: Store, paths: Sequence[str | Path], filt: DumpFilter | None = None,
+                        batch_size: int = BATCH_SIZE, progress: bool = True,
+                        compute_depth: bool = True) -> ImportResult:
+    """Stream each dump file into ``store.posts``; returns the counts.
+
+    The progress bar counts compressed bytes read. A truncated file stops at its last
+    whole line, its rows stay stored and :meth:`ImportResult.problems` says so; the
+    remaining files are still imported.
+    """
+    files = _check_files(paths)
+    filt = filt or DumpFilter()
+    result = ImportResult(run_id=f"import-dump-{uuid.uuid4().hex[:12]}")
+    store.start_run(result.run_id, "import reddit-dump", {
+        "files": [str(p) for p in files], "subreddits": sorted(filt.subreddits), "match": filt.match,
+        "since": filt.since, "until": filt.until})
+    depths: dict[str, int] | None = {} if compute_depth else None
+    status = "failed"
+    try:
+        with _progress(progress) as bar:
+            for path in files:
+                stats = DumpStats(str(path))
+                result.files.append(stats)
+                task = bar.add_task(path.name, total=path.stat().st_size, kept=0) if bar else None
+
+                def on_block(s: DumpStats, task: Any = task) -> None:
+                    if bar:
+                        bar.update(task, completed=s.compressed_bytes, kept=s.kept)
+
+                posts = read_dump(path, filt, stats, depths=depths, on_block=on_block)
+                for batch in batched(posts, batch_size):
+                    _store(store, batch, result)
+                on_block(stats)
+                log.info("%s: %d lines, %d kept, %d corrupt%s", path, stats.lines, stats.kept,
+                         stats.corrupt, " (truncated)" if stats.truncated else "")
+        status = "partial" if result.problems() else "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        store.finish_run(result.run_id, result.counts(), status=status)
+    return result
+
+
+def import_csv(store: Store, path: str | Path, columns: CsvColumns, source: str = "csv",
+               precision: str | None = None, progress: bool = True,
+               chunksize: int = 20_000) -> ImportResult:
+    """Read one CSV export into ``store.posts``, one committed transaction per chunk."""
+    (path,) = _check_files([path])
+    result = ImportResult(run_id=f"import-csv-{uuid.uuid4().hex[:12]}")
+    stats = CsvStats(str(path))
+    result.files.append(stats)
+    store.start_run(result.run_id, "import csv", {
+        "file": str(path), "columns": columns.named(), "source": source, "precision": precision})
+    status = "failed"
+    try:
+        with _progress(False) if not progress else Progress(
+            TextColumn("[bold]{task.description}"), TextColumn("{task.completed:,} rows"),
+            TextColumn("{task.fields[kept]:,} stored"), TimeElapsedColumn()) as bar:
+            task = bar.add_task(path.name, total=None, kept=0) if bar else None
+            for posts in read_csv_export(path, columns, source=source, precision=precision,
+                                         stats=stats, chunksize=chunksize):
+                _store(store, posts, result)
+                if bar:
+                    bar.update(task, completed=stats.rows, kept=stats.posts)
+        status = "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        store.finish_run(result.run_id, result.counts(), status=status)
+    return result
+
+
+def _store(store: Store, posts: list, result: ImportResult) -> None:
+    if not posts:
+        return
+    counts = store.upsert_posts(posts)
+    result.inserted += counts.inserted
+    result.updated += counts.updated
+
+
+def parse_bound(value: str | None, option: str, end: bool = False):
+    """A ``--since``/``--until`` value as a tz-aware UTC datetime.
+
+    Dates (``2021-01-31``) and ISO timestamps are accepted (naive means UTC). With
+    ``end=True`` a plain date means the end of that day: the bound is the next midnight.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CrowdpulseError(
+            f"{option} {value!r} is not a date or timestamp: use YYYY-MM-DD or an ISO time like 2021-01-31T16:00:00Z"
+        ) from None
+    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    if end and len(text) == 10:
+        dt += timedelta(days=1)
+    return dt
