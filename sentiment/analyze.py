@@ -1,0 +1,228 @@
+"""Per-post label, per-(post, ticker) stance and themes, for a batch of posts.
+
+How a batch is scored (one model call, one encoder call):
+
+1. Each post's text (title + body) loses quoted lines and disclaimers (:func:`sentiment.text.clean_text`).
+2. Tickers are linked in the cleaned text. A post that names none inherits its parent's
+   tickers, else its thread's (``via="context"``).
+3. The model scores every post's whole text, plus — only for posts naming two or more
+   tickers — each sentence/clause that names a ticker, all in ONE ``predict_proba`` call.
+4. A ticker's stance is the mean probability over the clauses that name it; in a post naming
+   a single ticker (or inheriting one) it is the post's own probability.
+5. Themes come from one encoder call over the cleaned texts (:class:`sentiment.themes.ThemeScorer`).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.labels import LABELS
+from sentiment.errors import SentimentError
+from sentiment.text import clean_text, split_clauses, split_sentences
+from sentiment.themes import ThemeScorer, Taxonomy
+from sentiment.tickers import Linker, default_linker
+
+log = logging.getLogger(__name__)
+
+SCORE_COLUMNS = ["source", "post_id", "model_id", "label", "p_bullish", "p_bearish", "p_neutral"]
+STANCE_COLUMNS = ["source", "post_id", "model_id", "ticker", "label", "p_bullish", "p_bearish", "p_neutral", "via"]
+THEME_COLUMNS = ["source", "post_id", "model_id", "theme", "score"]
+NEUTRAL = np.array([0.0, 0.0, 1.0])  # boilerplate-only text is not opinion
+
+
+@dataclass
+class Analysis:
+    """What :func:`analyze_posts` found: one row per post, per (post, ticker), per (post, theme)."""
+
+    scores: pd.DataFrame
+    stances: pd.DataFrame
+    themes: pd.DataFrame
+
+
+def post_text(title: Any, body: Any) -> str:
+    parts = [str(x) for x in (title, body) if isinstance(x, str) and x.strip()]
+    return "\n".join(parts)
+
+
+def _key(source: Any, pid: Any) -> tuple[str, str]:
+    return (str(source), str(pid))
+
+
+def _explicit_tickers(df: pd.DataFrame, linker: Linker) -> dict[tuple[str, str], dict[str, str]]:
+    """(source, id) -> {ticker: via} named in the cleaned text of each row."""
+    out = {}
+    for src, pid, title, body in zip(df["source"], df["id"], df["title"], df["body"]):
+        found: dict[str, str] = {}
+        for m in linker.link(clean_text(post_text(title, body))):
+            found.setdefault(m.ticker, m.via)
+        out[_key(src, pid)] = found
+    return out
+
+
+def inherited_tickers(posts: pd.DataFrame, explicit: dict, parents: dict) -> dict[tuple[str, str], list[str]]:
+    """For posts naming no ticker: the parent's tickers (followed up the chain), else the thread's."""
+    memo: dict[tuple[str, str], list[str]] = {}
+
+    def resolve(key: tuple[str, str], depth: int = 0) -> list[str]:
+        if key in memo:
+            return memo[key]
+        own = list(explicit.get(key, {}))
+        if own or depth > 50:
+            return own
+        parent, thread = parents.get(key, (None, None))
+        got: list[str] = []
+        if parent is not None and parent != key:
+            got = resolve(parent, depth + 1)
+        if not got and thread is not None and thread != key:
+            got = list(explicit.get(thread, {}))
+        memo[key] = got
+        return got
+
+    return {_key(s, i): resolve(_key(s, i)) for s, i in zip(posts["source"], posts["id"])
+            if not explicit.get(_key(s, i))}
+
+
+def _normalise(posts: pd.DataFrame) -> pd.DataFrame:
+    if "id" not in posts.columns:
+        raise SentimentError("posts need an id column (and body, title, source, thread_id, parent_id where known)")
+    df = posts.copy()
+    for col in ("source", "thread_id", "parent_id", "title", "body"):
+        if col not in df.columns:
+            df[col] = None
+    df["source"] = df["source"].fillna("text").astype(str)
+    df["id"] = df["id"].astype(str)
+    return df
+
+
+def analyze_posts(
+    posts: pd.DataFrame,
+    model,
+    *,
+    encoder=None,
+    progress: bool = False,
+    context: pd.DataFrame | None = None,
+    linker: Linker | None = None,
+    taxonomy: Taxonomy | None = None,
+    themes: bool = True,
+) -> Analysis:
+    """Score ``posts`` (columns as in the store's posts table) with ``model``.
+
+    ``context`` holds other posts of the same threads (parents, thread roots) that are not
+    being scored but whose tickers a reply can inherit. ``encoder`` embeds texts for themes
+    (default: :func:`models.encoder.get_encoder`). ``themes=False`` skips theme detection.
+    """
+    linker = linker or default_linker()
+    df = _normalise(posts)
+    model_id = str(getattr(model, "model_id", type(model).__name__))
+    texts = [clean_text(post_text(t, b)) for t, b in zip(df["title"], df["body"])]
+    keys = [_key(s, i) for s, i in zip(df["source"], df["id"])]
+
+    explicit: dict[tuple[str, str], dict[str, str]] = {}
+    mentions = []
+    for key, text in zip(keys, texts):
+        ms = linker.link(text)
+        mentions.append(ms)
+        explicit[key] = {}
+        for m in ms:
+            explicit[key].setdefault(m.ticker, m.via)
+    parents: dict[tuple[str, str], tuple] = {}
+    frames = [df] if context is None else [df, _normalise(context)]
+    for frame in frames:
+        for s, i, par, thr in zip(frame["source"], frame["id"], frame["parent_id"], frame["thread_id"]):
+            parents.setdefault(_key(s, i), (None if pd.isna(par) else _key(s, par),
+                                            None if pd.isna(thr) else _key(s, thr)))
+    if context is not None:
+        ctx = _normalise(context)
+        for k, v in _explicit_tickers(ctx, linker).items():
+            explicit.setdefault(k, v)
+    inherited = inherited_tickers(df, explicit, parents)
+
+    # One model call: every post's text, then the ticker clauses of multi-ticker posts.
+    items: list[str] = []
+    post_item: list[int | None] = []
+    for text in texts:
+        post_item.append(len(items) if text.strip() else None)
+        if text.strip():
+            items.append(text)
+    clause_items: list[list[tuple[int, frozenset[str]]]] = [[] for _ in texts]
+    for n, (text, ms) in enumerate(zip(texts, mentions)):
+        if len({m.ticker for m in ms}) < 2:
+            continue
+        at = [(m.start, m.ticker) for m in ms]
+        for sent in split_sentences(text):
+            for span, names in split_clauses(text, sent, at):
+                if names:
+                    clause_items[n].append((len(items), names))
+                    items.append(text[span.start:span.end])
+    probs = np.asarray(model.predict_proba(items, progress=progress), dtype=float) if items else np.zeros((0, 3))
+    if probs.shape != (len(items), 3):
+        raise SentimentError(f"model {model_id} returned probabilities of shape {probs.shape}; expected ({len(items)}, 3)")
+
+    score_rows, stance_rows = [], []
+    for n, key in enumerate(keys):
+        p_post = probs[post_item[n]] if post_item[n] is not None else NEUTRAL
+        score_rows.append((*key, model_id, LABELS[int(np.argmax(p_post))], *map(float, p_post)))
+        own = explicit[key]
+        if own:
+            for ticker, via in own.items():
+                spans = [probs[i] for i, names in clause_items[n] if ticker in names]
+                p = np.mean(spans, axis=0) if spans else p_post
+                stance_rows.append((*key, model_id, ticker, LABELS[int(np.argmax(p))], *map(float, p), via))
+        else:
+            for ticker in inherited.get(key, []):
+                stance_rows.append((*key, model_id, ticker, LABELS[int(np.argmax(p_post))], *map(float, p_post), "context"))
+
+    theme_rows = []
+    if themes and len(texts):
+        if encoder is None:
+            from models.encoder import get_encoder
+
+            encoder = get_encoder()
+        scorer = ThemeScorer(taxonomy, encoder)
+        for key, found in zip(keys, scorer.detect(texts)):
+            theme_rows.extend((*key, model_id, theme, score) for theme, score in found)
+
+    return Analysis(
+        scores=pd.DataFrame(score_rows, columns=SCORE_COLUMNS),
+        stances=pd.DataFrame(stance_rows, columns=STANCE_COLUMNS),
+        themes=pd.DataFrame(theme_rows, columns=THEME_COLUMNS),
+    )
+
+
+def analysis_records(posts: pd.DataFrame, analysis: Analysis) -> list[dict]:
+    """One JSON-ready dict per post: label, probabilities, tickers (with stance) and themes."""
+    df = _normalise(posts)
+    by_post_st = {k: g for k, g in analysis.stances.groupby(["source", "post_id"], sort=False)}
+    by_post_th = {k: g for k, g in analysis.themes.groupby(["source", "post_id"], sort=False)}
+    scores = analysis.scores.set_index(["source", "post_id"])
+    out = []
+    for src, pid in zip(df["source"], df["id"]):
+        s = scores.loc[(src, pid)]
+        if isinstance(s, pd.DataFrame):
+            s = s.iloc[0]
+        st = by_post_st.get((src, pid))
+        th = by_post_th.get((src, pid))
+        out.append({
+            "id": pid,
+            "label": s["label"],
+            "p_bullish": round(float(s["p_bullish"]), 4),
+            "p_bearish": round(float(s["p_bearish"]), 4),
+            "p_neutral": round(float(s["p_neutral"]), 4),
+            "tickers": [] if st is None else [
+                {"ticker": r.ticker, "label": r.label, "p_bullish": round(r.p_bullish, 4),
+                 "p_bearish": round(r.p_bearish, 4), "p_neutral": round(r.p_neutral, 4), "via": r.via}
+                for r in st.itertuples()],
+            "themes": [] if th is None else [{"theme": r.theme, "score": round(float(r.score), 4)} for r in th.itertuples()],
+        })
+    return out
+
+
+def analyze_text(text: str, model, *, encoder=None) -> dict:
+    """Analyse one document; returns the JSON shape of ``crowdpulse analyze --json``."""
+    posts = pd.DataFrame([{"source": "text", "id": "1", "thread_id": None, "parent_id": None,
+                           "title": None, "body": text}])
+    return analysis_records(posts, analyze_posts(posts, model, encoder=encoder))[0]

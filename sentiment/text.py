@@ -1,0 +1,101 @@
+"""Text preparation for scoring: drop boilerplate, split sentences and ticker clauses.
+
+Boilerplate is not opinion: quoted lines (starting with ``>``) and disclaimer sentences
+("This is not financial advice", "NFA", "do your own research"...) are removed before the
+model sees the text. Offsets in spans refer to the cleaned text.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+_QUOTE_LINE = re.compile(r"^[ \t]*(?:>|&gt;).*$", re.MULTILINE)
+_DISCLAIMER = re.compile(
+    r"not\s+(?:a\s+)?(?:financial|investment|investing|trading)\s+advi[cs]e"
+    r"|\bnfa\b|\bdyor\b|do\s+your\s+own\s+(?:research|due\s+diligence|dd)"
+    r"|(?:i\s*(?:am|'m)\s+)?not\s+a\s+(?:licensed\s+)?financial\s+advis[oe]r"
+    r"|^\s*disclaimer\b|for\s+(?:informational|entertainment|educational)\s+purposes\s+only"
+    r"|past\s+performance\s+(?:is|does)\s+not|consult\s+(?:a|your)\s+(?:financial|licensed)"
+    r"|(?:this|the)\s+(?:article|post|content)\s+(?:is|does)\s+not\s+(?:constitute|represent)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+_CONNECTOR = re.compile(r"\s*(?:,\s*)?\b(?:but|while|whereas|and|although|though|yet)\b\s*|\s*;\s*", re.IGNORECASE)
+MIN_CLAUSE_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of text (sentence or clause) by character offsets."""
+
+    start: int
+    end: int
+
+
+def split_sentences(text: str) -> list[Span]:
+    """Sentence spans of ``text`` (split after . ! ? and at line breaks), empty ones dropped."""
+    spans, pos = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if text[pos:m.start()].strip():
+            spans.append(_trim(text, pos, m.start()))
+        pos = m.end()
+    if text[pos:].strip():
+        spans.append(_trim(text, pos, len(text)))
+    return spans
+
+
+def _trim(text: str, s: int, e: int) -> Span:
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return Span(s, e)
+
+
+def clean_text(text: str | None) -> str:
+    """``text`` without quoted lines and disclaimer sentences; whitespace kept otherwise."""
+    if not text:
+        return ""
+    text = _QUOTE_LINE.sub("", str(text))
+    if not _DISCLAIMER.search(text):
+        return text.strip()
+    kept = []
+    for sp in split_sentences(text):
+        sentence = text[sp.start:sp.end]
+        if not _DISCLAIMER.search(sentence):
+            kept.append(sentence)
+    return "\n".join(kept).strip()
+
+
+def split_clauses(text: str, span: Span, tickers_at: Sequence[tuple[int, str]]) -> list[tuple[Span, frozenset[str]]]:
+    """Split a sentence into clauses where each side names a different ticker.
+
+    ``tickers_at`` holds (offset, ticker) pairs inside the text. A sentence splits on "but",
+    "while", "and", ";" (and a few more) only where the pieces on both sides name different
+    tickers and each piece has at least three words; otherwise it stays whole.
+    """
+    inside = [(o, t) for o, t in tickers_at if span.start <= o < span.end]
+    whole = [(span, frozenset(t for _, t in inside))]
+    if len({t for _, t in inside}) < 2:
+        return whole
+    cuts = [span.start]
+    for m in _CONNECTOR.finditer(text, span.start, span.end):
+        cuts.extend([m.start(), m.end()])
+    cuts.append(span.end)
+    parts = [(cuts[i], cuts[i + 1]) for i in range(0, len(cuts) - 1, 2) if cuts[i] < cuts[i + 1]]
+    groups: list[list] = []  # [start, end, tickers]
+    for s, e in parts:
+        names = {t for o, t in inside if s <= o < e}
+        words = len(text[s:e].split())
+        if groups:
+            g = groups[-1]
+            if names and g[2] and names != g[2] and words >= MIN_CLAUSE_WORDS and len(text[g[0]:g[1]].split()) >= MIN_CLAUSE_WORDS:
+                groups.append([s, e, names])
+                continue
+            g[1], g[2] = e, g[2] | names
+        else:
+            groups.append([s, e, names])
+    if len(groups) < 2:
+        return whole
+    return [(Span(s, e), frozenset(n)) for s, e, n in groups]

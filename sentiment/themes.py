@@ -1,0 +1,143 @@
+"""Themes: multi-label detection from sentence embeddings plus phrase patterns.
+
+The taxonomy lives in ``sentiment/data/themes.toml`` (users add themes there). A post's score
+for a theme is the largest cosine similarity between the post's embedding and the theme's
+description and example phrases, plus ``pattern_bonus`` when one of the theme's patterns
+matches. The post shows the theme when the score reaches the theme's threshold.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from sentiment.errors import SentimentError
+
+log = logging.getLogger(__name__)
+
+THEMES_FILE = Path(__file__).resolve().parent / "data" / "themes.toml"
+
+
+class ThemeFileError(SentimentError):
+    """The themes file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    description: str
+    examples: tuple[str, ...]
+    patterns: tuple[re.Pattern, ...]
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    themes: tuple[Theme, ...]
+    pattern_bonus: float
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.id for t in self.themes]
+
+
+def load_taxonomy(path: str | Path = THEMES_FILE) -> Taxonomy:
+    """Read and validate a themes file (TOML with ``[[theme]]`` tables)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ThemeFileError(f"cannot read themes file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ThemeFileError(f"themes file {path} is not valid TOML: {exc}") from None
+    default = float(data.get("default_threshold", 0.55))
+    themes = []
+    for i, t in enumerate(data.get("theme", [])):
+        if not t.get("id") or not t.get("description"):
+            raise ThemeFileError(f"theme #{i + 1} in {path} needs an id and a description")
+        try:
+            pats = tuple(re.compile(p, re.IGNORECASE) for p in t.get("patterns", []))
+        except re.error as exc:
+            raise ThemeFileError(f"theme {t['id']} in {path} has a bad pattern: {exc}") from None
+        themes.append(Theme(t["id"], t["description"], tuple(t.get("examples", [])), pats,
+                            float(t.get("threshold", default))))
+    if not themes:
+        raise ThemeFileError(f"themes file {path} defines no [[theme]] tables")
+    if len({t.id for t in themes}) != len(themes):
+        raise ThemeFileError(f"themes file {path} repeats a theme id")
+    return Taxonomy(tuple(themes), float(data.get("pattern_bonus", 0.5)))
+
+
+@lru_cache(maxsize=1)
+def default_taxonomy() -> Taxonomy:
+    return load_taxonomy(THEMES_FILE)
+
+
+class ThemeScorer:
+    """Scores texts against a taxonomy with one encoder call per batch of texts."""
+
+    def __init__(self, taxonomy: Taxonomy | None = None, encoder=None) -> None:
+        self.taxonomy = taxonomy or default_taxonomy()
+        self.encoder = encoder
+        self._proto: np.ndarray | None = None
+        self._owner: np.ndarray | None = None
+
+    def _prototypes(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._proto is None:
+            texts, owner = [], []
+            for k, t in enumerate(self.taxonomy.themes):
+                for s in (t.description, *t.examples):
+                    texts.append(s)
+                    owner.append(k)
+            self._proto = np.asarray(self.encoder.encode(texts), dtype=np.float32)
+            self._owner = np.asarray(owner)
+        return self._proto, self._owner
+
+    def pattern_hits(self, texts: Sequence[str]) -> np.ndarray:
+        """(n_texts, n_themes) booleans: does any pattern of the theme match the text."""
+        hits = np.zeros((len(texts), len(self.taxonomy.themes)), dtype=bool)
+        for k, theme in enumerate(self.taxonomy.themes):
+            if not theme.patterns:
+                continue
+            joined = re.compile("|".join(f"(?:{p.pattern})" for p in theme.patterns), re.IGNORECASE)
+            for i, text in enumerate(texts):
+                hits[i, k] = joined.search(text) is not None
+        return hits
+
+    def similarity(self, texts: Sequence[str]) -> np.ndarray:
+        """(n_texts, n_themes) largest cosine similarity to the theme's description/examples."""
+        n, m = len(texts), len(self.taxonomy.themes)
+        if self.encoder is None or n == 0:
+            return np.zeros((n, m), dtype=np.float32)
+        proto, owner = self._prototypes()
+        emb = np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
+        sims = emb @ proto.T
+        out = np.full((n, m), -1.0, dtype=np.float32)
+        for k in range(m):
+            out[:, k] = sims[:, owner == k].max(axis=1)
+        return out
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """(n_texts, n_themes) theme scores: similarity + pattern bonus."""
+        texts = [t or "" for t in texts]
+        return self.similarity(texts) + self.taxonomy.pattern_bonus * self.pattern_hits(texts)
+
+    def thresholds(self) -> np.ndarray:
+        return np.array([t.threshold for t in self.taxonomy.themes], dtype=np.float32)
+
+    def detect(self, texts: Sequence[str]) -> list[list[tuple[str, float]]]:
+        """Per text, the (theme, score) pairs at or above their threshold, best first."""
+        scores = self.scores(texts)
+        keep = scores >= self.thresholds()
+        ids = self.taxonomy.ids
+        out = []
+        for i in range(len(texts)):
+            row = [(ids[k], float(scores[i, k])) for k in np.flatnonzero(keep[i])]
+            out.append(sorted(row, key=lambda r: -r[1]))
+        return out
