@@ -1,0 +1,104 @@
+"""ONNX Runtime path: export a sequence classifier once, quantize it to int8, run it on CPU.
+
+The exported files are cached under ``$CROWDPULSE_CACHE`` (default ``~/.cache/crowdpulse``)
+``/onnx/<model_id>/``, so only the first load of a model pays for the export (a few seconds).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.errors import ModelError
+from models.transformer import default_threads
+
+logger = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    """Where exported ONNX models live."""
+    return Path(os.environ.get("CROWDPULSE_CACHE", Path.home() / ".cache" / "crowdpulse")) / "onnx"
+
+
+class OnnxClassifier:
+    """``__call__(input_ids, attention_mask) -> logits`` over an ONNX Runtime session."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or default_threads()
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.path = path
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(input_ids)
+        return self.session.run(["logits"], feed)[0]
+
+
+def export_onnx(model: Any, path: Path, *, opset: int = 17) -> Path:
+    """Export a ``transformers`` sequence classifier to ONNX (fp32) with dynamic batch and length."""
+    import torch
+
+    class _Wrapped(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):  # noqa: D401 - torch signature
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids = torch.ones((2, 16), dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+    model = model.to("cpu").eval()
+    with torch.inference_mode():
+        torch.onnx.export(
+            _Wrapped(model), (ids, mask), str(path), dynamo=False, opset_version=opset,
+            input_names=["input_ids", "attention_mask"], output_names=["logits"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+                          "logits": {0: "batch"}},
+        )
+    return path
+
+
+def quantize_int8(src: Path, dst: Path) -> Path:
+    """Dynamic int8 quantization of the MatMul weights (onnxruntime.quantization.quantize_dynamic)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    return dst
+
+
+def onnx_classifier(model: Any, tokenizer: Any, model_id: str, *, quantize: bool = True) -> OnnxClassifier:
+    """An ONNX Runtime classifier for ``model`` (exported and quantized on first use, then cached).
+
+    Raises:
+        ModelError: the export or the session failed (the caller may fall back to torch).
+    """
+    folder = cache_dir() / model_id.replace("/", "__")
+    fp32 = folder / "model.onnx"
+    target = folder / ("model.int8.onnx" if quantize else "model.onnx")
+    try:
+        if not target.exists():
+            logger.info("exporting %s to ONNX in %s", model_id, folder)
+            tmp = folder / f"model.{os.getpid()}.tmp.onnx"
+            export_onnx(model, tmp)
+            tmp.replace(fp32)
+            if quantize:
+                tmpq = folder / f"model.{os.getpid()}.tmp.int8.onnx"
+                quantize_int8(fp32, tmpq)
+                tmpq.replace(target)
+        return OnnxClassifier(target)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - exporter/runtime raise many types; report one line
+        raise ModelError(f"ONNX export of {model_id} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
