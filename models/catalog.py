@@ -1,0 +1,61 @@
+"""What ``crowdpulse models list`` shows: the specs a user can pass to ``--model``."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from models.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+
+def _crowdpulse_id(folder: Path, name: str | None = None) -> str | None:
+    try:
+        from models.finetuned import read_meta, weights_sha256
+    except ImportError:
+        return None
+    try:
+        meta = read_meta(folder)
+        digest = str(meta.get("weights_sha256") or weights_sha256(folder))[:8]
+    except (ModelError, OSError, ValueError, KeyError) as exc:
+        logger.warning("cannot read model folder %s: %s", folder, exc)
+        return None
+    return f"{name or meta.get('name') or folder.name}@{digest}"
+
+
+def available_models(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Rows ``{spec, model_id, kind, description}`` for default, vader, tfidf and saved folders.
+
+    model_ids are computed without loading weights (file hashes only).
+    """
+    from models.baselines import TfidfModel, VaderModel
+    from models.spec import _is_crowdpulse_folder
+
+    rows: list[dict[str, Any]] = []
+    try:
+        from models.finetuned import DEFAULT_MODEL_DIR
+
+        default_id = _crowdpulse_id(Path(DEFAULT_MODEL_DIR), "default") if _is_crowdpulse_folder(Path(DEFAULT_MODEL_DIR)) else None
+    except ImportError:
+        default_id = None
+    rows.append({"spec": "default", "model_id": default_id, "kind": "crowdpulse",
+                 "description": "shipped fine-tuned MiniLM" if default_id else "shipped model not installed"})
+    rows.append({"spec": "vader", "model_id": VaderModel().load().model_id, "kind": "baseline",
+                 "description": "VADER lexicon (compound score)"})
+    tfidf = TfidfModel()
+    try:
+        tfidf_id = tfidf.load().model_id
+    except ModelError:
+        tfidf_id = None
+    rows.append({"spec": "tfidf", "model_id": tfidf_id, "kind": "baseline",
+                 "description": "TF-IDF + logistic regression (Twitter Financial News train)"})
+    if models_dir is not None and Path(models_dir).is_dir():
+        for folder in sorted(p for p in Path(models_dir).iterdir() if p.is_dir()):
+            if _is_crowdpulse_folder(folder):
+                rows.append({"spec": str(folder), "model_id": _crowdpulse_id(folder), "kind": "saved",
+                             "description": "saved by crowdpulse models train"})
+            elif (folder / "config.json").exists():
+                rows.append({"spec": str(folder), "model_id": None, "kind": "huggingface",
+                             "description": "Hugging Face folder (model_id known once loaded)"})
+    return rows
