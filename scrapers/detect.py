@@ -68,7 +68,7 @@ def detect_site(page: Page) -> str:
             return "reddit"
         if "viewtopic.php" in head and ('class="post ' in head or "postbody" in head):
             return "phpbb"
-        if "showthread.php" in head and ('class="post"' in head or "post_message_" in head):
+        if "showthread.php" in head and (re.search(r'id="post_?\d+"', head) or "post_message_" in head):
             return "vbulletin"
     raise_if_bot_wall(page)
     raise ParseError(f"cannot tell which site {page.url} comes from; name it: {', '.join(PARSERS)}")
