@@ -88,39 +88,14 @@ def pick_model(store: Store, spec: str | None = None) -> str:
 
 # ------------------------------------------------------------------- sessions
 def assign_sessions(created_at: pd.Series) -> pd.Series:
-    """Trading session (date) each UTC timestamp belongs to.
+    """Trading session (a ``datetime.date``) of each UTC timestamp: the NYSE session whose
+    close it precedes (``market.calendar.assign_sessions``); None where unknown."""
+    from market.calendar import assign_sessions as market_sessions
 
-    Uses ``market.calendar.assign_sessions`` when the market package has it;
-    otherwise the same rule directly on the NYSE calendar: a post belongs to
-    the first session whose close is after it.
-    """
-    ts = pd.to_datetime(created_at, utc=True)
-    try:
-        from market.calendar import assign_sessions as market_sessions
-    except ImportError:
-        market_sessions = None
-    if market_sessions is not None:
-        return pd.Series(pd.to_datetime(market_sessions(ts)), index=created_at.index).dt.date
-    out = pd.Series([None] * len(ts), index=created_at.index, dtype=object)
-    valid = ts.notna()
-    if not valid.any():
-        return out
-    import exchange_calendars as xcals
-
-    first, last = ts[valid].min(), ts[valid].max()
-    cal = xcals.get_calendar(
-        "XNYS",
-        start=(first - pd.Timedelta(days=10)).tz_localize(None).normalize(),
-        end=(last + pd.Timedelta(days=10)).tz_localize(None).normalize(),
-    )
-    closes = cal.closes  # index: session label, values: UTC close
-    close_values = pd.DatetimeIndex(closes.values)
-    if close_values.tz is None:
-        close_values = close_values.tz_localize("UTC")
-    pos = np.searchsorted(close_values.asi8, ts[valid].dt.tz_convert("UTC").astype("int64").to_numpy(), side="right")
-    pos = np.clip(pos, 0, len(closes) - 1)
-    out[valid] = [d.date() for d in closes.index[pos]]
-    return out
+    if created_at.empty:
+        return pd.Series([], index=created_at.index, dtype=object)
+    sessions = pd.Series(market_sessions(pd.to_datetime(created_at, utc=True)).to_numpy(), index=created_at.index)
+    return sessions.map(lambda d: None if pd.isna(d) else d.date()).astype(object)
 
 
 # --------------------------------------------------------------------- select
@@ -219,22 +194,21 @@ def export_frame(
 
 
 def _attach_stances_themes(store: Store, df: pd.DataFrame, model_id: str) -> pd.DataFrame:
-    keys = df[["source", "id"]].rename(columns={"id": "post_id"})
-    store.con.register("_export_keys", keys)
-    try:
-        st = store.query(
-            """SELECT t.source, t.post_id, t.ticker, t.label, t.p_bullish, t.p_bearish, t.p_neutral, t.via
-               FROM stances t JOIN _export_keys k USING (source, post_id)
-               WHERE t.model_id = ? ORDER BY t.ticker""",
-            [model_id],
-        )
-        th = store.query(
-            """SELECT t.source, t.post_id, t.theme FROM themes t JOIN _export_keys k USING (source, post_id)
-               WHERE t.model_id = ? ORDER BY t.score DESC, t.theme""",
-            [model_id],
-        )
-    finally:
-        store.con.unregister("_export_keys")
+    # keys travel as list parameters (not con.register: DuckDB refuses a registration while a
+    # fetchone() result of the connection is still open, e.g. right after Store.open)
+    keys = "(SELECT unnest(?::VARCHAR[]) AS source, unnest(?::VARCHAR[]) AS post_id)"
+    params = [list(df["source"].astype(str)), list(df["id"].astype(str)), model_id]
+    st = store.query(
+        f"""SELECT t.source, t.post_id, t.ticker, t.label, t.p_bullish, t.p_bearish, t.p_neutral, t.via
+            FROM stances t JOIN {keys} k USING (source, post_id)
+            WHERE t.model_id = ? ORDER BY t.ticker""",
+        params,
+    )
+    th = store.query(
+        f"""SELECT t.source, t.post_id, t.theme FROM themes t JOIN {keys} k USING (source, post_id)
+            WHERE t.model_id = ? ORDER BY t.score DESC, t.theme""",
+        params,
+    )
     stances: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in st.itertuples(index=False):
         stances.setdefault((r.source, r.post_id), []).append({
@@ -692,3 +666,13 @@ def labeled_training_frame(store: Store, *, origin: str | None = None) -> pd.Dat
         if text:
             rows.append((src, pid, text, label, len(g)))
     return pd.DataFrame(rows, columns=cols)
+
+
+def labels_provenance(frame: pd.DataFrame, origin: str | None = None) -> dict[str, Any]:
+    """What a model card should record about a :func:`labeled_training_frame` it was trained on."""
+    return {
+        "training_data": "crowdpulse labels table" + (f" (origin={origin})" if origin else ""),
+        "labeled_posts": int(len(frame)),
+        "label_counts": {k: int(v) for k, v in frame["label"].value_counts().sort_index().items()},
+        "sources": {k: int(v) for k, v in frame["source"].value_counts().sort_index().items()},
+    }

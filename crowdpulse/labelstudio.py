@@ -175,13 +175,13 @@ def import_labels(store: Store, path: Path | str) -> ImportResult:
     frame, n_tasks, skipped = read_annotations(path)
     unknown = 0
     if not frame.empty:
-        store.con.register("_ls_keys", frame[["source", "post_id"]].drop_duplicates())
-        try:
-            known = store.query(
-                "SELECT k.source, k.post_id FROM _ls_keys k JOIN posts p ON p.source = k.source AND p.id = k.post_id"
-            )
-        finally:
-            store.con.unregister("_ls_keys")
+        keys = frame[["source", "post_id"]].drop_duplicates()
+        known = store.query(
+            """SELECT k.source, k.post_id
+               FROM (SELECT unnest(?::VARCHAR[]) AS source, unnest(?::VARCHAR[]) AS post_id) k
+               JOIN posts p ON p.source = k.source AND p.id = k.post_id""",
+            [list(keys["source"]), list(keys["post_id"])],
+        )
         ok = frame.set_index(["source", "post_id"]).index.isin(known.set_index(["source", "post_id"]).index)
         unknown = int((~ok).sum())
         if unknown:
