@@ -3,7 +3,8 @@ of post ids), then the rest through ``/t/{id}/posts.json?post_ids[]=...`` in bat
 
 Post ids are ``"{topic_id}/{post_number}"`` so that ``reply_to_post_number`` resolves to a
 parent id without another request (the numeric Discourse id is kept in ``raw``). Post 1 is
-the topic (depth 0); a reply to post N > 1 has depth 2, any other post depth 1 under post 1.
+the topic (depth 0); a reply to post N > 1 has its parent's depth + 1 when the parent was
+seen in the same crawl (else 2); any other post has depth 1 under post 1.
 Quoted text (``aside.quote``, ``blockquote``) is removed from bodies.
 """
 from __future__ import annotations
@@ -59,6 +60,17 @@ def post_to_post(p: dict[str, Any], site: str, title: str | None = None, slug: s
     )
 
 
+def chain_depths(posts: list[Post], known: dict[str, int] | None = None) -> list[Post]:
+    """Set each reply's depth to its parent's + 1 where the parent is known (this batch or
+    ``known``, updated in place); posts are taken in post-number order."""
+    known = {} if known is None else known
+    for post in sorted(posts, key=lambda p: int(p.id.split("/")[1])):
+        if post.parent_id in known:
+            post.depth = known[post.parent_id] + 1
+        known[post.id] = post.depth
+    return posts
+
+
 def parse(page: Page) -> ParseResult:
     """A topic page, a ``posts.json`` batch, or the site-wide ``/posts.json`` (latest posts).
     For a topic page, ``pending`` holds one ``{"type": "posts", "post_ids": [...]}`` per batch
@@ -72,7 +84,7 @@ def parse(page: Page) -> ParseResult:
     stream = data["post_stream"]
     title, slug = data.get("title"), data.get("slug")
     posts_json = sorted(stream.get("posts", []), key=lambda p: p["post_number"])
-    posts = [post_to_post(p, site, title, slug) for p in posts_json]
+    posts = chain_depths([post_to_post(p, site, title, slug) for p in posts_json])
     have = {p["id"] for p in posts_json}
     missing = [i for i in stream.get("stream", []) if i not in have]
     pending = [{"type": "posts", "topic_id": data.get("id"), "post_ids": missing[i:i + BATCH]}
@@ -97,6 +109,7 @@ def crawl_topic(client: Any, target: str, base_url: str, cursor: Any = None) -> 
     base = base_of(base_url)
     slug, topic = topic_of(target)
     cursor = resume_cursor(cursor)
+    depths: dict[str, int] = {}
     if cursor:
         pending, slug = list(cursor["pending"]), cursor.get("slug")
     else:
@@ -104,11 +117,12 @@ def crawl_topic(client: Any, target: str, base_url: str, cursor: Any = None) -> 
         page = client.fetch(url)
         result = parse(page)
         pending = result.pending
+        chain_depths(result.posts, depths)
         slug = slug or load_json(page).get("slug")
         yield CrawlStep(topic, result.posts, {"pending": pending, "slug": slug, "complete": not pending}, url=page.url)
     while pending:
         batch = pending.pop(0)
         page = client.fetch(f"{base}/t/{topic}/posts.json", params={"post_ids[]": batch["post_ids"]})
         data = load_json(page)
-        posts = [post_to_post(p, base, None, slug) for p in data.get("post_stream", {}).get("posts", [])]
+        posts = chain_depths([post_to_post(p, base, None, slug) for p in data.get("post_stream", {}).get("posts", [])], depths)
         yield CrawlStep(topic, posts, {"pending": pending, "slug": slug, "complete": not pending}, url=page.url)

@@ -63,8 +63,10 @@ class DumpFilter:
         if bad:
             raise DumpError(f"subreddit name {bad[0]!r} is not valid: use letters, digits and _ only, e.g. wallstreetbets")
         if self.match:
+            # ASCII-only case folding when the raw prefilter is used, so both agree exactly.
+            flags = re.IGNORECASE | (re.ASCII if self._prefilter_pattern() else 0)
             try:
-                self._match_re = re.compile(self.match, re.IGNORECASE)
+                self._match_re = re.compile(self.match, flags)
             except re.error as exc:
                 raise DumpError(f"--match {self.match!r} is not a valid regular expression: {exc}") from None
         else:
@@ -75,33 +77,43 @@ class DumpFilter:
                 raise DumpError(f"{name} must be a timezone-aware datetime (UTC), got {value!r}")
 
     # --------------------------------------------------------------- raw scans
-    def subreddit_scan(self) -> re.Pattern[bytes] | None:
-        """Bytes regex a line must contain to be from one of the subreddits."""
-        if not self.subreddits:
-            return None
-        names = b"|".join(re.escape(s.encode()) for s in sorted(self.subreddits))
-        return re.compile(rb'"subreddit"\s*:\s*"(?:' + names + rb')"', re.IGNORECASE)
+    def _prefilter_pattern(self) -> str | None:
+        """The --match pattern, lowercased, when it is safe to search in raw JSON bytes.
 
-    def match_scan(self) -> re.Pattern[bytes] | None:
-        """The --match regex as a raw-line prefilter, when that is provably safe.
-
-        A title/body match only shows up unchanged in the raw JSON when the pattern
+        A title/body match shows up unchanged in the raw JSON line only when the pattern
         matches nothing JSON escapes (quotes, backslashes, control characters, non-ASCII).
         That holds for patterns built from ASCII letters, digits, spaces, groups,
-        alternation, simple quantifiers and classes of those; word boundaries are
-        dropped (an escaped ``\\n`` before a word hides the boundary). Anything else gets
-        no prefilter and is matched only after parsing.
+        alternation, simple quantifiers and classes of those; word boundaries are dropped
+        (an escaped ``\\n`` before a word hides the boundary). Other patterns get no
+        prefilter and are matched only after parsing.
         """
         if not self.match:
             return None
         pattern = re.sub(r"\\[bB]", "", self.match)
         if not re.fullmatch(r"(?:[A-Za-z0-9 |()?:*+\[\]_'\-]|\\\$)+", pattern):
-            log.info("--match %r has characters JSON may escape: matching after parsing only", self.match)
             return None
-        try:
-            return re.compile(pattern.encode(), re.IGNORECASE)
-        except re.error:
-            return None
+        return pattern.lower()
+
+    def scan_plan(self) -> tuple[list[bytes], re.Pattern[bytes] | None, re.Pattern[bytes] | None]:
+        """How to find candidate lines in a *lowercased* block of raw lines.
+
+        Returns ``(needles, scan, also)``: a line is a candidate when it contains one of
+        ``needles`` (fast ``bytes.find``) or, with no needles, matches ``scan``; and then
+        also matches ``also``. Nothing at all means every line is parsed. Each test is a
+        necessary condition of the exact filter in :meth:`keeps`.
+        """
+        pattern = self._prefilter_pattern()
+        match_re = re.compile(pattern.encode()) if pattern else None
+        literals = None
+        if pattern:
+            parts = pattern.split("|")
+            if all(re.fullmatch(r"(?:[a-z0-9 _'\-]|\\\$)+", p) for p in parts):
+                literals = [p.replace("\\$", "$").encode() for p in parts]
+        if self.subreddits:
+            return [b'"' + s.encode() + b'"' for s in sorted(self.subreddits)], None, match_re
+        if literals:
+            return literals, None, None
+        return [], match_re, None
 
     # ------------------------------------------------------------ exact checks
     def keeps(self, data: dict[str, Any], created_at: datetime | None) -> bool:
@@ -246,26 +258,38 @@ def _lines(fh: BinaryIO, stats: DumpStats) -> Iterator[tuple[bytes, int]]:
         yield tail + b"\n", stats.lines
 
 
-def _candidates(block: bytes, first: int, scan: re.Pattern[bytes] | None,
-                also: re.Pattern[bytes] | None) -> Iterator[tuple[bytes, int]]:
-    """Lines of ``block`` that may match (each with its line number)."""
-    if scan is None:
+def _candidates(block: bytes, first: int, plan: tuple) -> Iterator[tuple[bytes, int]]:
+    """Lines of ``block`` that may match the filter (each with its line number)."""
+    needles, scan, also = plan
+    if not needles and scan is None:
         for i, line in enumerate(block.split(b"\n")[:-1]):
-            if line.strip() and (also is None or also.search(line)):
+            if line.strip():
                 yield line, first + i
         return
-    pos = 0
-    search = scan.search
-    while True:
-        m = search(block, pos)
-        if m is None:
-            return
-        start = block.rfind(b"\n", 0, m.start()) + 1
-        end = block.index(b"\n", m.end())
-        line = block[start:end]
-        if also is None or also.search(line):
-            yield line, first + block.count(b"\n", 0, start)
-        pos = end + 1
+    low = block.lower()  # ASCII-only, same length: offsets in low are offsets in block
+    hits: dict[int, int] = {}  # line start -> line end
+    for needle in needles:
+        find, pos = low.find, 0
+        while (at := find(needle, pos)) >= 0:
+            start = low.rfind(b"\n", 0, at) + 1
+            end = low.index(b"\n", at)
+            hits[start] = end
+            pos = end + 1
+    if scan is not None:
+        pos = 0
+        while (m := scan.search(low, pos)) is not None:
+            start = low.rfind(b"\n", 0, m.start()) + 1
+            end = low.index(b"\n", m.end())
+            hits[start] = end
+            pos = end + 1
+    lineno, counted_to = first, 0  # line numbers counted incrementally, only up to hits
+    for start in sorted(hits):
+        end = hits[start]
+        if also is not None and not also.search(low, start, end):
+            continue
+        lineno += block.count(b"\n", counted_to, start)
+        counted_to = start
+        yield block[start:end], lineno
 
 
 def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats | None = None,
@@ -284,8 +308,7 @@ def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats
     path = Path(path)
     stats = stats if stats is not None else DumpStats(str(path))
     kind = kind or kind_from_name(path)
-    scans = [s for s in (filt.subreddit_scan(), filt.match_scan()) if s is not None]
-    scan, also = (scans + [None, None])[:2]
+    plan = filt.scan_plan()
     try:
         fh = open(path, "rb")
     except IsADirectoryError:
@@ -293,7 +316,7 @@ def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats
     with fh:
         stats.total_bytes = path.stat().st_size
         for block, first in _lines(fh, stats):
-            for line, lineno in _candidates(block, first, scan, also):
+            for line, lineno in _candidates(block, first, plan):
                 post = _line_to_post(line, lineno, kind, filt, stats, depths)
                 if post is not None:
                     yield post
