@@ -155,9 +155,14 @@ def analyze_posts(
         at = [(m.start, m.ticker) for m in ms]
         for sent in split_sentences(text):
             for span, names in split_clauses(text, sent, at):
-                if names:
-                    clause_items[n].append((len(items), names))
-                    items.append(text[span.start:span.end])
+                if not names:
+                    continue
+                clause = text[span.start:span.end]
+                if clause == text.strip():  # the whole post is this clause: reuse its score
+                    clause_items[n].append((post_item[n], names))
+                    continue
+                clause_items[n].append((len(items), names))
+                items.append(clause)
     probs = np.asarray(model.predict_proba(items, progress=progress), dtype=float) if items else np.zeros((0, 3))
     if probs.shape != (len(items), 3):
         raise SentimentError(f"model {model_id} returned probabilities of shape {probs.shape}; expected ({len(items)}, 3)")
