@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ def export_onnx(model: Any, path: Path, *, opset: int = 17) -> Path:
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
     model = model.to("cpu").eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer chatter about shape checks that are constant for encoders
         torch.onnx.export(
             _Wrapped(model), (ids, mask), str(path), dynamo=False, opset_version=opset,
             input_names=["input_ids", "attention_mask"], output_names=["logits"],

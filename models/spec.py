@@ -68,7 +68,13 @@ def resolve_spec(spec: str) -> ModelSpec:
             from models.finetuned import DEFAULT_MODEL_DIR
         except ImportError as exc:
             raise ModelSpecError("the shipped default model is not installed (models.finetuned is missing)") from exc
-        return ModelSpec(spec, "default", "default", Path(DEFAULT_MODEL_DIR))
+        folder = Path(DEFAULT_MODEL_DIR)
+        if not _is_crowdpulse_folder(folder):
+            raise ModelSpecError(
+                f"the shipped default model is not installed ({folder} has no crowdpulse_model.json); "
+                "rebuild it with: python scripts/train_default.py"
+            )
+        return ModelSpec(spec, "default", "default", folder)
     path = Path(spec).expanduser()
     if path.is_dir():
         if _is_crowdpulse_folder(path):
@@ -283,7 +289,7 @@ def _load_crowdpulse(resolved: ModelSpec):
         raise ModelSpecError(f"model {resolved.spec!r}: folder {resolved.path} does not exist")
     try:
         return load_finetuned(resolved.path)
-    except ModelError:
+    except ModelSpecError:
         raise
-    except (OSError, ValueError, KeyError) as exc:
+    except (ModelError, OSError, ValueError, KeyError) as exc:
         raise ModelSpecError(f"model {resolved.spec!r} in {resolved.path} is broken: {str(exc).splitlines()[0]}") from exc
