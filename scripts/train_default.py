@@ -27,9 +27,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from models.calibration import expected_calibration_error  # noqa: E402
+from models.calibration import apply_temperature, expected_calibration_error  # noqa: E402
 from models.data import read_labeled  # noqa: E402
-from models.finetuned import (DEFAULT_MODEL_DIR, META_FILE, load_finetuned, predict_proba,  # noqa: E402
+from models.finetuned import (DEFAULT_MODEL_DIR, META_FILE, load_finetuned, predict_logits,  # noqa: E402
                               sha256_file)
 from models.labels import LABELS  # noqa: E402
 from models.train import classification_metrics, train  # noqa: E402
@@ -75,8 +75,11 @@ def read_stocktwits_fixtures(folder: Path) -> pd.DataFrame:
 
 
 def evaluate(model, tok, meta, df: pd.DataFrame) -> dict:
-    probs = predict_proba(model, tok, meta, df["text"].tolist(), calibrated=True)
-    raw = predict_proba(model, tok, meta, df["text"].tolist(), calibrated=False)
+    logits = predict_logits(model, tok, df["text"].tolist(), max_length=int(meta["max_length"]))
+    cols = [{v: k for k, v in meta["id2label"].items()}[name] for name in LABELS]
+    logits = logits[:, cols]
+    probs = apply_temperature(logits, float(meta["temperature"]))
+    raw = apply_temperature(logits, 1.0)
     y = df["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
     out = {"rows": int(len(df)), **classification_metrics(y, probs.argmax(1)),
            "ece": expected_calibration_error(raw, y), "ece_calibrated": expected_calibration_error(probs, y)}
