@@ -1,0 +1,56 @@
+"""``crowdpulse report``: one self-contained HTML file."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from crowdpulse.commands.common import DEFAULT_DB_PATH, DbOption, console, open_store
+
+
+def report_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
+    db: DbOption = DEFAULT_DB_PATH,
+    ticker: Annotated[Optional[list[str]], typer.Option("--ticker", help="Tickers to show (repeatable); default: the 6 with most stances.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Whose scores: a model_id or a unique part of one; default: the model with most scores.")] = None,
+    stats: Annotated[Optional[Path], typer.Option("--stats", help="Statistics JSON written by the correlate command (rows with ticker, test, lag, estimate, p_adjusted...); default: computed now.")] = None,
+    windows: Annotated[str, typer.Option("--windows", help="Rolling windows in sessions, comma-separated.")] = "20,60",
+    permutations: Annotated[int, typer.Option("--permutations", help="Permutations for the tests computed now.")] = 200,
+    no_stats: Annotated[bool, typer.Option("--no-stats", help="Skip computing statistics (faster).")] = False,
+    title: Annotated[str, typer.Option("--title", help="Report title.")] = "crowdpulse report",
+) -> None:
+    """Write the HTML report: sentiment index against price, volume, rolling correlation and mutual
+    information, lead-lag bars, themes and the top posts of the busiest days. Opens with no network.
+
+    Example: crowdpulse report --out report.html --db crowdpulse.duckdb --ticker IWM --ticker TLT
+    """
+    import pandas as pd
+
+    from crowdpulse.report import ReportError, gather_report_data, write_report
+
+    try:
+        wins = tuple(int(w) for w in windows.split(",") if w.strip())
+    except ValueError:
+        wins = ()
+    if not wins or min(wins) < 5:
+        raise ReportError(f"--windows {windows!r} must be comma-separated session counts of at least 5, e.g. 20,60")
+    stats_df = None
+    if stats is not None:
+        if not stats.is_file():
+            raise FileNotFoundError(2, "no such file", str(stats))
+        try:
+            raw = pd.read_json(stats)
+        except ValueError:
+            raise ReportError(f"--stats {stats} is not a JSON list of statistics rows") from None
+        stats_df = raw
+    with open_store(db, read_only=True) as store:
+        data = gather_report_data(store, tickers=ticker, stats=stats_df, model=model, windows=wins,
+                                  compute_stats=not no_stats, permutations=permutations, title=title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n = write_report(data, out)
+    console.print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {n} charts, tickers {', '.join(data.meta['tickers'])})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_command)
