@@ -1,0 +1,199 @@
+"""Planted effects are found where they are and nowhere else; nulls come out at the stated rate."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from market.calendar import sessions_between
+from market.errors import StatisticsError
+from market.mi import ksg_mi, mi_permutation_test, rolling_mi
+from market.stats import (
+    RESULT_COLUMNS, TESTS, correlate_all, event_study, forward_returns, granger_both, results_json,
+    rolling_pair, summarize_rolling,
+)
+
+N = 750
+
+
+@pytest.fixture(scope="module")
+def sessions():
+    dates = sessions_between("2020-01-01", "2029-12-31")[: N + 1]
+    assert len(dates) == N + 1
+    return dates
+
+
+def _frames(dates, s, r, ticker="IWM"):
+    return (pd.DataFrame({"date": dates, "ticker": ticker, "value": s}),
+            pd.DataFrame({"ticker": ticker, "date": dates, "ret": r}))
+
+
+@pytest.fixture(scope="module")
+def planted_linear(sessions):
+    """Returns follow sentiment by one session with correlation 0.3."""
+    rng = np.random.default_rng(0)
+    n = len(sessions)
+    s = rng.normal(size=n)
+    r = np.empty(n)
+    r[0] = 0.01 * rng.normal()
+    r[1:] = 0.01 * (0.3 * s[:-1] + np.sqrt(1 - 0.09) * rng.normal(size=n - 1))
+    return correlate_all(*_frames(sessions, s, r), lags=5, permutations=1000, seed=0, signal_name="mean_score")
+
+
+def test_result_shape(planted_linear):
+    res = planted_linear
+    assert list(res.columns) == RESULT_COLUMNS
+    assert set(res["test"]) == set(TESTS)
+    assert res.attrs["n_tests"] == len(res) == 22 + 2 + 3 + 6
+    assert res.attrs["n_sessions"] == N + 1
+    assert (res["p_adjusted"] >= res["p_value"] - 1e-15).all()
+    assert set(res["signal"]) == {"mean_score"}
+
+
+@pytest.mark.parametrize("test", ["pearson", "spearman"])
+def test_planted_lag_one_found_only_at_lag_one(planted_linear, test):
+    rows = planted_linear[planted_linear["test"] == test].set_index("lag")
+    assert list(rows.index) == list(range(-5, 6))
+    assert rows.loc[1, "p_adjusted"] < 0.01
+    assert 0.22 < rows.loc[1, "estimate"] < 0.38
+    assert rows.loc[1, "ci_low"] < 0.3 < rows.loc[1, "ci_high"]
+    others = rows.drop(index=1)
+    assert (others["p_adjusted"] > 0.05).all(), others[["estimate", "p_adjusted"]]
+
+
+def test_planted_granger_direction(planted_linear):
+    g = planted_linear.set_index("test")
+    assert g.loc["granger_sentiment_to_returns", "p_adjusted"] < 0.01
+    assert g.loc["granger_returns_to_sentiment", "p_adjusted"] > 0.05
+
+
+def test_planted_event_study_sign(planted_linear):
+    ev = planted_linear[planted_linear["test"].str.startswith("event") & (planted_linear["lag"] == 1)].set_index("test")
+    assert ev.loc["event_top_decile", "estimate"] > 0 > ev.loc["event_bottom_decile", "estimate"]
+    assert ev.loc["event_top_decile", "p_adjusted"] < 0.05
+    assert ev.loc["event_top_decile", "ci_low"] > 0
+    assert ev.loc["event_top_decile", "n"] == pytest.approx(0.1 * N, abs=3)
+
+
+def test_quadratic_dependence_found_by_mi_not_pearson(sessions):
+    rng = np.random.default_rng(1)
+    n = len(sessions)
+    s = rng.normal(size=n)
+    r = np.empty(n)
+    r[0] = 0.0
+    r[1:] = 0.01 * (0.5 * (s[:-1] ** 2 - 1) / np.sqrt(2) + np.sqrt(0.75) * rng.normal(size=n - 1))
+    res = correlate_all(*_frames(sessions, s, r), lags=2, permutations=1000, seed=0)
+    at1 = res[res["lag"] == 1].set_index("test")
+    assert at1.loc["pearson", "p_value"] > 0.05
+    assert at1.loc["mutual_information", "p_adjusted"] < 0.01
+    mi0 = res[(res["test"] == "mutual_information") & (res["lag"] == 0)]
+    assert mi0["p_adjusted"].iloc[0] > 0.05
+
+
+def test_null_rate_fast(sessions):
+    """Fast version of the calibration (the 200-run one is marked slow and in docs/market.md)."""
+    from market.calibration import calibrate
+
+    table = calibrate(runs=60, sessions=N, permutations=199, seed=11).set_index("test")
+    assert (table["runs"] == 60).all()
+    # 60 runs: 95% of shares of a true 5% rate lie in 0-0.117; a broken test (e.g. naive
+    # standard errors on autocorrelated data, or a leak of the planted alignment) lands far above.
+    assert (table["share_p_below_0.05"] <= 0.15).all(), table
+
+
+@pytest.mark.slow
+def test_null_rate_200_runs():
+    from market.calibration import calibrate
+
+    table = calibrate(runs=200, sessions=N, permutations=1000, seed=0).set_index("test")
+    assert table["share_p_below_0.05"].between(0.02, 0.09).all(), table
+
+
+def test_mi_numba_and_ckdtree_agree():
+    rng = np.random.default_rng(2)
+    for n in (12, 200, 1500):
+        x = rng.normal(size=n)
+        y = x + rng.normal(size=n)
+        shifts = [0, 1, n // 3]
+        assert np.allclose(ksg_mi(x, y, 3, shifts=shifts, use_numba=True),
+                           ksg_mi(x, y, 3, shifts=shifts, use_numba=False))
+
+
+def test_mi_matches_gaussian_truth():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=4000)
+    y = 0.6 * x + 0.8 * rng.normal(size=4000)
+    truth = -0.5 * np.log(1 - 0.36)
+    assert ksg_mi(x, y, 5)[0] == pytest.approx(truth, abs=0.03)
+    mi, p, null = mi_permutation_test(x, rng.normal(size=4000), permutations=199)
+    assert p > 0.01 and abs(null.mean()) < 0.01
+
+
+def test_rolling_mi_window_and_nan():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=300)
+    y = x + 0.5 * rng.normal(size=300)
+    x[150] = np.nan
+    out = rolling_mi(x, y, 40)
+    assert np.isnan(out[:39]).all() and np.isfinite(out[39:150]).all()
+    assert np.isnan(out[150:190]).all() and np.isfinite(out[190:]).all()
+    assert np.nanmean(out) > 0.3
+
+
+def test_forward_returns_compound():
+    r = np.array([0.1, -0.1, 0.2, np.nan, 0.05])
+    f = forward_returns(r, 2)
+    assert f[0] == pytest.approx(0.9 * 1.2 - 1)
+    assert np.isnan(f[1]) and np.isnan(f[2])  # window includes the NaN
+    assert np.isnan(f[3]) and np.isnan(f[4])  # past the end
+
+
+def test_event_study_null_is_not_significant():
+    rng = np.random.default_rng(5)
+    est, p, lo, hi, n = event_study(rng.normal(size=800), 0.01 * rng.normal(size=800), 5, permutations=499)
+    assert n == 80 and lo < est < hi and p > 0.05
+
+
+def test_granger_needs_enough_rows():
+    with pytest.raises(StatisticsError, match="Granger test needs at least"):
+        granger_both(np.arange(10.0), np.arange(10.0), 5)
+
+
+def test_bad_inputs_are_one_line_errors(sessions):
+    s, r = _frames(sessions, np.zeros(len(sessions)), np.zeros(len(sessions)))
+    with pytest.raises(StatisticsError, match="sentiment needs columns date, ticker, value"):
+        correlate_all(s.rename(columns={"value": "v"}), r)
+    with pytest.raises(StatisticsError, match="lags must be between 0 and 60"):
+        correlate_all(s, r, lags=-1)
+    with pytest.raises(StatisticsError, match="no ticker has both"):
+        correlate_all(s.assign(ticker="TLT"), r)
+
+
+def test_json_document(planted_linear):
+    doc = json.loads(json.dumps(results_json(planted_linear)))
+    assert doc["n_sessions"] == N + 1
+    assert len(doc["results"]) == doc["n_tests"]
+    row = doc["results"][0]
+    assert set(row) == {"ticker", "signal", "test", "lag", "estimate", "p_value", "p_adjusted", "ci_low", "ci_high", "n"}
+
+
+def test_rolling_pair_on_planted_regime_change(sessions):
+    rng = np.random.default_rng(6)
+    n = len(sessions)
+    a = rng.normal(size=n)
+    b = rng.normal(size=n)
+    b[n // 2:] = -0.8 * a[n // 2:] + 0.6 * b[n // 2:]  # tied together in the second half only
+    rets = pd.concat([pd.DataFrame({"ticker": "IWM", "date": sessions, "ret": a}),
+                      pd.DataFrame({"ticker": "TLT", "date": sessions, "ret": b})])
+    roll = rolling_pair(rets, "IWM", "TLT", [20, 60], null_draws=200)
+    assert set(roll["window"]) == {20, 60}
+    w60 = roll[roll["window"] == 60].set_index("date")
+    assert w60["corr"].iloc[:300].abs().mean() < 0.2
+    assert w60["corr"].iloc[-200:].mean() < -0.7
+    assert (w60["mi"].iloc[-200:] > w60["mi_null95"].iloc[-200:]).all()
+    summary = summarize_rolling(roll).set_index("window")
+    assert summary.loc[60, "share_corr_beyond_null95"] > 0.4
+    with pytest.raises(StatisticsError, match="no returns for SPY"):
+        rolling_pair(rets, "IWM", "SPY", [20])
