@@ -78,10 +78,12 @@ def run_demo(store: Store, *, model: str = "default", prices_csv: Path | None = 
             notes.append("too few sessions with both sentiment and prices to correlate")
     report = None
     if report_out is not None:
-        from crowdpulse.report import write_report
+        from crowdpulse.report import gather_report_data, write_report
 
-        write_report(store, report_out, model_id=scorer.model_id, tickers=tickers,
-                     stats=stats if have_prices else None, notes=notes)
+        data = gather_report_data(store, tickers=tickers, stats=stats, model=scorer.model_id,
+                                  compute_stats=False, title="crowdpulse demo (SAMPLE DATA)")
+        data.meta["notes"] = list(data.meta.get("notes", [])) + notes
+        write_report(data, report_out)
         report = Path(report_out)
     return DemoResult(posts=loaded.inserted + loaded.updated, model_id=scorer.model_id,
                       summary=summary, stats=stats, report=report, notes=notes)

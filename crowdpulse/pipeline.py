@@ -179,11 +179,14 @@ def _correlate(store: Store, config: RunConfig, context: dict, result: RunResult
 def _report(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
     if config.report_out is None:
         return {"written": False}
-    from crowdpulse.report import write_report
+    from crowdpulse.report import gather_report_data, write_report
 
-    write_report(store, config.report_out, model_id=_model_id(store, config, context),
-                 tickers=list(config.tickers), stats=context.get("stats"))
-    return {"written": True, "path": str(config.report_out)}
+    data = gather_report_data(store, tickers=list(config.tickers), stats=context.get("stats"),
+                              model=_model_id(store, config, context), signal=config.signal,
+                              lags=config.lags, permutations=config.permutations)
+    data.meta["notes"] = list(data.meta.get("notes", [])) + result.notes
+    figures = write_report(data, config.report_out)
+    return {"written": True, "path": str(config.report_out), "figures": figures}
 
 
 STEP_FUNCS: dict[str, Callable[[Store, RunConfig, dict, RunResult], dict[str, Any]]] = {
