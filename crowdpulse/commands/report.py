@@ -20,8 +20,11 @@ def report_command(
     no_stats: Annotated[bool, typer.Option("--no-stats", help="Skip computing statistics (faster).")] = False,
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "crowdpulse report",
 ) -> None:
-    """Write the HTML report: sentiment index against price, volume, rolling correlation and mutual
-    information, lead-lag bars, themes and the top posts of the busiest days. Opens with no network.
+    """Write the self-contained HTML report (sentiment vs price, correlation, lead-lag, themes, top posts).
+
+    Per ticker: sentiment index over price, volume, rolling correlation and MI, lead-lag bars, top posts.
+
+    Then the two tickers' returns against each other and theme prevalence. Opens with no network.
 
     Example: crowdpulse report --out report.html --db crowdpulse.duckdb --ticker IWM --ticker TLT
     """
