@@ -96,15 +96,41 @@ class Linker:
         for s, e, sym in sorted(alias_hits, key=lambda h: (h[0] - h[1], h[0])):
             # an alias that is the symbol itself in another case ("iwm") is a bare symbol
             add(sym, "symbol" if text[s:e].upper() == sym else "alias", s, e)
+        pending = []
         for m in self.symbol_re.finditer(text):
             sym = m.group(0)
             if sym in self.ambiguous and not _finance_context(text, m.start(), m.end()):
+                pending.append(m)
                 continue
             add(sym, "symbol", m.start(), m.end())
+        # A common-word symbol in a list next to a ticker ("DE, CAT, GM and NKE") is a ticker;
+        # repeat so that a chain of them resolves from one side.
+        while pending:
+            keep = [m for m in pending if not (free(m.start(), m.end()) and _listed(text, m, found))]
+            for m in pending:
+                if m not in keep:
+                    add(m.group(0), "symbol", m.start(), m.end())
+            if len(keep) == len(pending):
+                break
+            pending = keep
         return sorted(found, key=lambda t: t.start)
 
 
+_LIST_GAP = re.compile(r"^\s*(?:[,/&+;|]|\.\s|\n|\band\b|\bor\b)[\s,/&+;|]*(?:(?:and|or)\s+)?$", re.IGNORECASE)
+
+
+def _listed(text: str, m: re.Match, found: list[TickerMention]) -> bool:
+    for t in found:
+        if 0 <= m.start() - t.end <= 8 and _LIST_GAP.match(text[t.end:m.start()]):
+            return True
+        if 0 <= t.start - m.end() <= 8 and _LIST_GAP.match(text[m.end():t.start]):
+            return True
+    return False
+
+
 def _finance_context(text: str, start: int, end: int) -> bool:
+    if text[start - 1:start] == "(" and text[end:end + 1] == ")":  # "(RIDE)" names a ticker
+        return True
     return bool(_FINANCE_AFTER.match(text, end)) or bool(_FINANCE_BEFORE.search(text[max(0, start - 20):start]))
 
 

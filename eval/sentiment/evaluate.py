@@ -1,0 +1,222 @@
+"""Evaluate ticker linking, per-ticker stance and themes on the hand-labelled reddit comments.
+
+The labels (eval/sentiment/labels.csv) hold ids only; the text is read from
+../shared/data/reddit/janash_*_comments_sample.csv. Each row: dataset, comment_id, split
+(tune | test, by md5 of the id), tickers ("IWM:bullish|TLT:bearish", empty = names no ticker),
+themes ("rate_cuts|recession", empty = no theme). See docs/labelling_guide.md.
+
+    python eval/sentiment/evaluate.py                 # report the test split with the default model
+    python eval/sentiment/evaluate.py --model vader   # another model
+    python eval/sentiment/evaluate.py --tune          # tune theme thresholds on the tune split, write themes.toml
+
+Figures are reported on the test split; theme thresholds are tuned on the tune split only.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "data" / "reddit"
+LABELS_CSV = Path(__file__).resolve().parent / "labels.csv"
+FILES = {"janash_wallstreetbets": "janash_wallstreetbets_comments_sample.csv",
+         "janash_stocks": "janash_stocks_comments_sample.csv"}
+
+
+def load() -> pd.DataFrame | None:
+    labels = pd.read_csv(LABELS_CSV, dtype=str, keep_default_na=False)
+    texts = []
+    for name, file in FILES.items():
+        path = SHARED / file
+        if not path.exists():
+            return None
+        df = pd.read_csv(path, usecols=["comment_id", "comment"], dtype=str)
+        texts.append(df.assign(dataset=name))
+    text = pd.concat(texts).drop_duplicates(["dataset", "comment_id"])
+    out = labels.merge(text, on=["dataset", "comment_id"], how="left")
+    missing = out["comment"].isna().sum()
+    if missing:
+        raise SystemExit(f"{missing} labelled comments are not in {SHARED}")
+    return out
+
+
+def gold_pairs(row) -> dict[str, str]:
+    return dict(x.split(":") for x in row.tickers.split("|") if x)
+
+
+def linking_scores(df: pd.DataFrame) -> dict:
+    from sentiment.tickers import tickers_in
+    from sentiment.text import clean_text
+
+    tp = fp = fn = 0
+    errors = []
+    for row in df.itertuples():
+        gold = set(gold_pairs(row))
+        pred = set(tickers_in(clean_text(row.comment)))
+        tp += len(gold & pred)
+        fp += len(pred - gold)
+        fn += len(gold - pred)
+        if gold != pred:
+            errors.append((row.comment_id, sorted(pred - gold), sorted(gold - pred)))
+    return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "tp": tp, "fp": fp, "fn": fn,
+            "errors": errors}
+
+
+def run_analysis(df: pd.DataFrame, model, encoder):
+    from sentiment.analyze import analyze_posts
+
+    posts = pd.DataFrame({"source": df["dataset"], "id": df["comment_id"], "thread_id": None,
+                          "parent_id": None, "title": None, "body": df["comment"]})
+    return analyze_posts(posts, model, encoder=encoder, themes=False)
+
+
+def stance_scores(df: pd.DataFrame, analysis) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    st = {(r.post_id, r.ticker): r.label for r in analysis.stances.itertuples()}
+    post = {r.post_id: r.label for r in analysis.scores.itertuples()}
+    y, p, linked = [], [], []
+    for row in df.itertuples():
+        for ticker, label in gold_pairs(row).items():
+            y.append(label)
+            got = st.get((row.comment_id, ticker))
+            linked.append(got is not None)
+            p.append(got if got is not None else post[row.comment_id])
+    y, p, linked = np.array(y), np.array(p), np.array(linked)
+    labels = ["bullish", "bearish", "neutral"]
+    return {
+        "n": len(y), "accuracy": accuracy_score(y, p), "macro_f1": f1_score(y, p, labels=labels, average="macro"),
+        "n_linked": int(linked.sum()),
+        "accuracy_linked": accuracy_score(y[linked], p[linked]),
+        "macro_f1_linked": f1_score(y[linked], p[linked], labels=labels, average="macro"),
+        "gold_counts": pd.Series(y).value_counts().to_dict(),
+        "per_label_f1": dict(zip(labels, f1_score(y, p, labels=labels, average=None))),
+    }
+
+
+def theme_matrix(df: pd.DataFrame, ids: list[str]) -> np.ndarray:
+    gold = np.zeros((len(df), len(ids)), dtype=bool)
+    for i, themes in enumerate(df["themes"]):
+        for t in filter(None, themes.split("|")):
+            gold[i, ids.index(t)] = True
+    return gold
+
+
+def theme_scores(df: pd.DataFrame, scores: np.ndarray, thresholds: np.ndarray, ids: list[str]) -> tuple[pd.DataFrame, dict]:
+    gold = theme_matrix(df, ids)
+    pred = scores >= thresholds
+    rows = []
+    for k, t in enumerate(ids):
+        tp = int((pred[:, k] & gold[:, k]).sum())
+        fp = int((pred[:, k] & ~gold[:, k]).sum())
+        fn = int((~pred[:, k] & gold[:, k]).sum())
+        rows.append({"theme": t, "gold": int(gold[:, k].sum()), "tp": tp, "fp": fp, "fn": fn,
+                     "precision": tp / (tp + fp) if tp + fp else float("nan"),
+                     "recall": tp / (tp + fn) if tp + fn else float("nan")})
+    tab = pd.DataFrame(rows)
+    tp, fp, fn = tab.tp.sum(), tab.fp.sum(), tab.fn.sum()
+    micro = {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1),
+             "f1": 2 * tp / max(2 * tp + fp + fn, 1), "judgements": gold.size, "positives": int(gold.sum())}
+    return tab, micro
+
+
+def tune_thresholds(scores: np.ndarray, gold: np.ndarray, default: float) -> np.ndarray:
+    """Per theme, the threshold on the tune split with the best F1 (ties: the higher threshold)."""
+    out = np.full(scores.shape[1], default)
+    for k in range(scores.shape[1]):
+        if not gold[:, k].any():
+            continue
+        best = (-1.0, default)
+        for th in np.unique(np.round(scores[:, k], 3)):
+            pred = scores[:, k] >= th
+            tp = (pred & gold[:, k]).sum()
+            f1 = 2 * tp / max(2 * tp + (pred & ~gold[:, k]).sum() + (~pred & gold[:, k]).sum(), 1)
+            if f1 > best[0] or (f1 == best[0] and th > best[1]):
+                best = (f1, float(th))
+        out[k] = best[1]
+    return out
+
+
+def write_thresholds(path: Path, ids: list[str], thresholds: np.ndarray) -> None:
+    text = path.read_text(encoding="utf-8")
+    for t, th in zip(ids, thresholds):
+        pattern = re.compile(rf'(id = "{re.escape(t)}"(?:(?!\[\[theme\]\]).)*?threshold = )[0-9.]+', re.S)
+        text, n = pattern.subn(rf"\g<1>{th:.3f}", text, count=1)
+        if n != 1:
+            raise SystemExit(f"could not set the threshold of {t} in {path}")
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="default", help="model spec for the stance evaluation (default: default)")
+    ap.add_argument("--split", default="test", choices=["test", "tune", "all"], help="split to report")
+    ap.add_argument("--tune", action="store_true", help="tune theme thresholds on the tune split and write them")
+    ap.add_argument("--errors", action="store_true", help="list linking errors of the reported split")
+    args = ap.parse_args()
+
+    df = load()
+    if df is None:
+        print(f"skipped: {SHARED} is not available (the labels hold ids only)")
+        return 0
+    from models.encoder import get_encoder
+    from sentiment.themes import THEMES_FILE, ThemeScorer, load_taxonomy
+
+    taxonomy = load_taxonomy(THEMES_FILE)
+    scorer = ThemeScorer(taxonomy, get_encoder())
+    ids = taxonomy.ids
+    from sentiment.text import clean_text
+
+    all_scores = scorer.scores([clean_text(t) for t in df["comment"]])
+    if args.tune:
+        tune = (df["split"] == "tune").to_numpy()
+        th = tune_thresholds(all_scores[tune], theme_matrix(df[tune], ids), 0.55)
+        write_thresholds(THEMES_FILE, ids, th)
+        print("tuned on the tune split (%d comments) and wrote %s:" % (tune.sum(), THEMES_FILE))
+        for t, v in zip(ids, th):
+            print(f"  {t:24s} {v:.3f}")
+        taxonomy = load_taxonomy(THEMES_FILE)
+        scorer = ThemeScorer(taxonomy, get_encoder())
+
+    part = df if args.split == "all" else df[df["split"] == args.split]
+    mask = df.index.isin(part.index)
+    print(f"split: {args.split} ({len(part)} comments; labels {LABELS_CSV.relative_to(ROOT)})\n")
+
+    link = linking_scores(part)
+    print(f"ticker linking: precision {link['precision']:.3f}  recall {link['recall']:.3f}  "
+          f"(tp {link['tp']}, fp {link['fp']}, fn {link['fn']})")
+    if args.errors:
+        for cid, extra, missed in link["errors"]:
+            print(f"  {cid}: extra {extra} missed {missed}")
+
+    tab, micro = theme_scores(part, all_scores[mask], scorer.thresholds(), ids)
+    print(f"\nthemes ({micro['judgements']} judgements, {micro['positives']} positive): micro precision "
+          f"{micro['precision']:.3f}  recall {micro['recall']:.3f}  F1 {micro['f1']:.3f}")
+    print(tab.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+    from models import load_model
+
+    model = load_model(args.model)
+    t0 = time.perf_counter()
+    analysis = run_analysis(part, model, get_encoder())
+    st = stance_scores(part, analysis)
+    print(f"\nstance ({model.model_id}, {st['n']} (comment, ticker) pairs, gold {st['gold_counts']}, "
+          f"{time.perf_counter() - t0:.1f}s):")
+    print(f"  all gold pairs:    accuracy {st['accuracy']:.3f}  macro-F1 {st['macro_f1']:.3f}  "
+          f"(a ticker the linker missed gets the post's label)")
+    print(f"  linked pairs only: accuracy {st['accuracy_linked']:.3f}  macro-F1 {st['macro_f1_linked']:.3f}  "
+          f"(n={st['n_linked']})")
+    print("  per-label F1: " + ", ".join(f"{k} {v:.3f}" for k, v in st["per_label_f1"].items()))
+    print("\nrerun: python eval/sentiment/evaluate.py --model %s --split %s" % (args.model, args.split))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
