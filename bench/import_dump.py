@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from crowdpulse.imports import import_reddit_dumps  # noqa: E402
 from crowdpulse.store import Store  # noqa: E402
-from scrapers.reddit_dump import DumpFilter, DumpStats, MAX_WINDOW, READ_SIZE  # noqa: E402
+from scrapers.reddit_dump import MAX_WINDOW, READ_SIZE, DumpFilter, DumpStats, read_dump  # noqa: E402
 
 SUBREDDITS = [f"sub{i}" for i in range(98)] + ["AskReddit", "pics"]
 WORDS = ("the market is going up down calls puts earnings rates fed yolo moon hold sell buy tendies "
@@ -109,7 +109,8 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_evt.is_set():
-            self.samples.append((self.proc.memory_info().rss, tracemalloc.get_traced_memory()[0]))
+            traced = tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else 0
+            self.samples.append((self.proc.memory_info().rss, traced))
             time.sleep(self.every)
 
     def stop(self) -> list[tuple[float, int]]:
@@ -141,30 +142,45 @@ def main() -> None:
               f"{nlines / base:,.0f} lines/s, {size / mib / base:,.0f} MiB/s decompressed")
 
         filt = DumpFilter(subreddits=frozenset({args.subreddit}), match=args.match)
+        what = f"--subreddit {args.subreddit} --match {args.match!r}"
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        kept = sum(1 for _ in read_dump(dump, filt))
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"read only ({what}, no database): {kept:,} kept in {secs:.2f} s wall ({cpu:.2f} s CPU) = "
+              f"{nlines / secs:,.0f} lines/s, {nlines / cpu:,.0f} lines per CPU-second")
+
         store = Store.open(Path(tmp) / "bench.duckdb")
         rss0 = psutil.Process().memory_info().rss
-        tracemalloc.start()
         sampler = RssSampler()
         sampler.start()
         t0, c0 = time.perf_counter(), time.process_time()
         result = import_reddit_dumps(store, [dump], filt, progress=False)
         secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         samples = sampler.stop()
-        py_peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
         store.close()
         stats: DumpStats = result.files[0]
-        print(f"import (--subreddit {args.subreddit} --match {args.match!r}): {stats.lines:,} lines, "
-              f"{stats.parsed:,} parsed as JSON, {stats.kept:,} kept ({stats.kept / stats.lines:.2%}), "
-              f"{result.inserted:,} stored in {secs:.2f} s wall ({cpu:.2f} s CPU, all threads)")
+        print(f"import ({what}): {stats.lines:,} lines, {stats.parsed:,} parsed as JSON, "
+              f"{stats.kept:,} kept ({stats.kept / stats.lines:.2%}), {result.inserted:,} stored "
+              f"in {secs:.2f} s wall ({cpu:.2f} s CPU, all threads)")
         print(f"  = {stats.lines / secs:,.0f} lines/s, {dump.stat().st_size / mib / secs:,.1f} MiB/s compressed, "
               f"{size / mib / secs:,.0f} MiB/s decompressed; {base / secs:.0%} of decompress-only speed; "
               f"{stats.lines / cpu:,.0f} lines per CPU-second")
-        peak = max(r for r, _ in samples)
         at = [samples[min(len(samples) - 1, int(len(samples) * q))] for q in (0.1, 0.25, 0.5, 0.75, 0.99)]
-        print(f"  RSS before {rss0 / mib:,.0f} MiB, peak {peak / mib:,.0f} MiB; at 10/25/50/75/99% of the run: "
-              + " / ".join(f"{r / mib:,.0f}" for r, _ in at) + " MiB  (includes the zstd window, up to 2^window_log)")
-        print(f"  Python heap (tracemalloc): peak {py_peak / mib:,.1f} MiB; at 10/25/50/75/99%: "
+        print(f"  RSS before {rss0 / mib:,.0f} MiB, peak {max(r for r, _ in samples) / mib:,.0f} MiB; "
+              "at 10/25/50/75/99% of the run: " + " / ".join(f"{r / mib:,.0f}" for r, _ in at)
+              + " MiB (includes the zstd window, up to 2^window_log bytes)")
+
+        # Python heap of the reader alone (tracemalloc slows it, so this pass is not timed).
+        tracemalloc.start()
+        sampler = RssSampler()
+        sampler.start()
+        sum(1 for _ in read_dump(dump, filt))
+        samples = sampler.stop()
+        py_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        at = [samples[min(len(samples) - 1, int(len(samples) * q))] for q in (0.1, 0.25, 0.5, 0.75, 0.99)]
+        print(f"  Python heap of the reader (tracemalloc): peak {py_peak / mib:,.1f} MiB; at 10/25/50/75/99%: "
               + " / ".join(f"{t / mib:,.1f}" for _, t in at) + " MiB")
         print(f"  machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; python {sys.version.split()[0]}, "
               f"zstandard {zstandard.__version__}")
