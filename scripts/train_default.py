@@ -112,7 +112,7 @@ def write_card(out: Path, meta: dict) -> None:
         lines.append(f"| `{d['file']}` | {d['use']} | {d['rows']} | {d['licence']} | `{d['sha256']}` |")
     lines += ["", f"StockTwits author-tagged set (amoooma_stocktwits_labelled.csv, MIT) used: **{tr['stocktwits_used']}**.", "",
               "## Hyper-parameters", "", "| name | value |", "|---|---|"]
-    lines += [f"| {k} | `{v}` |" for k, v in hp.items()]
+    lines += [f"| {k} | `{str(v).replace('|', chr(92) + '|')}` |" for k, v in hp.items()]
     lines += ["", "Per-epoch history on the validation split:", "", "| epoch | train loss | val accuracy | val macro-F1 | val NLL | seconds |",
               "|---|---|---|---|---|---|"]
     for h in tr["history"]:
