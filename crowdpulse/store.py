@@ -220,7 +220,8 @@ class Store:
                 self._set_version(SCHEMA_VERSION)
 
     def schema_version(self) -> int:
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        row = rows[0] if rows else None
         if row is None:
             raise SchemaVersionError(f"{self.path} has no schema version: not a crowdpulse database")
         return int(row[0])
@@ -287,9 +288,10 @@ class Store:
 
     # ------------------------------------------------------------- crawl state
     def get_cursor(self, source: str, target: str) -> Any:
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT cursor FROM crawl_state WHERE source = ? AND target = ?", [source, target]
-        ).fetchone()
+        ).fetchall()
+        row = rows[0] if rows else None
         return None if row is None or row[0] is None else json.loads(row[0])
 
     def set_cursor(self, source: str, target: str, cursor: Any) -> None:
