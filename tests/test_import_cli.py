@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import duckdb
-import pytest
 import zstandard
 
 ROWS = [{"id": f"c{i}", "subreddit": "wallstreetbets" if i % 2 else "pics", "body": f"IWM calls {i}",
