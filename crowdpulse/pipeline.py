@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from crowdpulse.config import RunConfig
+from crowdpulse.config import ImportJob, RunConfig
 from crowdpulse.store import Store
 
 log = logging.getLogger(__name__)
@@ -111,15 +111,42 @@ def _collect(store: Store, config: RunConfig, context: dict, result: RunResult) 
             counts["posts_new"] += got.inserted
             counts["posts_updated"] += got.updated
     if config.imports:
-        from crowdpulse.imports import import_csv, import_reddit_dump
-
         for job in config.imports:
-            fn = import_reddit_dump if job.kind == "reddit-dump" else import_csv
-            got = fn(store, [str(f) for f in job.files], **job.options)
-            got = got if isinstance(got, dict) else vars(got)
-            counts["posts_new"] += int(got.get("inserted", got.get("posts_new", 0)))
-            counts["posts_updated"] += int(got.get("updated", got.get("posts_updated", 0)))
+            got = _import(store, job)
+            counts["posts_new"] += got.inserted
+            counts["posts_updated"] += got.updated
     return counts
+
+
+def _import(store: Store, job: ImportJob) -> Any:
+    """One [[import]] entry: a Reddit dump (with filters) or CSV export (with column names)."""
+    from crowdpulse.imports import import_csv, import_reddit_dumps, parse_bound
+    from scrapers.csv_export import CsvColumns
+    from scrapers.reddit_dump import DumpFilter
+
+    opts = dict(job.options)
+    if job.kind == "reddit-dump":
+        subs = opts.get("subreddit", [])
+        subs = [subs] if isinstance(subs, str) else subs
+        filt = DumpFilter(subreddits=frozenset(s.lower() for s in subs), match=opts.get("match"),
+                          since=parse_bound(opts.get("since"), "since"),
+                          until=parse_bound(opts.get("until"), "until", end=True))
+        return import_reddit_dumps(store, list(job.files), filt)
+    roles = {f: opts.get(f"{f}_col") for f in ("text", "time", "id", "thread", "parent", "author", "score", "title", "url")}
+    if not roles["text"] or not roles["time"]:
+        from crowdpulse.errors import ConfigError
+
+        raise ConfigError("an [[import]] of kind csv needs text_col and time_col")
+    result = None
+    for path in job.files:
+        got = import_csv(store, path, CsvColumns(**roles), source=opts.get("source", "csv"),
+                         precision=opts.get("time_precision"))
+        if result is None:
+            result = got
+        else:
+            result.inserted += got.inserted
+            result.updated += got.updated
+    return result
 
 
 def _score(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
