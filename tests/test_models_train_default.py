@@ -1,0 +1,74 @@
+"""The shipped default model: small, offline, trained only on licensed data, and sane on crowd text."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.finetuned import DEFAULT_MODEL_DIR, META_FILE, is_finetuned_folder, weights_sha256
+from models.labels import LABELS
+from tests.test_models_train import EVAL_SHA256
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _meta() -> dict:
+    return json.loads((DEFAULT_MODEL_DIR / META_FILE).read_text(encoding="utf-8"))
+
+
+def test_default_folder_is_small_and_complete():
+    assert is_finetuned_folder(DEFAULT_MODEL_DIR)
+    names = {p.name for p in DEFAULT_MODEL_DIR.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", META_FILE, "MODEL_CARD.md"} <= names
+    assert sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir()) < 10_000_000
+    meta = _meta()
+    assert meta["weights_sha256"] == weights_sha256(DEFAULT_MODEL_DIR)
+    assert meta["base"] == "minilm" and 0.05 < meta["temperature"] < 20
+    assert sorted(meta["id2label"].values()) == sorted(LABELS)
+
+
+def test_default_was_never_trained_on_evaluation_files():
+    meta = _meta()
+    train_hashes = {d["sha256"] for d in meta["training"]["data"]}
+    assert train_hashes and not train_hashes & set(EVAL_SHA256.values())
+    assert not any("phrasebank" in d["file"].lower() or "sent_valid" in d["file"] for d in meta["training"]["data"])
+    # the card's metrics were measured on the real evaluation files
+    recorded = meta["training"]["evaluation_files_sha256"]
+    for name in ("sent_valid.csv", "Sentences_AllAgree.txt"):
+        assert recorded[name] == EVAL_SHA256[name]
+
+
+def test_card_matches_the_committed_crowd_data_and_names_the_rebuild_command():
+    meta = _meta()
+    card = (DEFAULT_MODEL_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "python scripts/train_default.py" in card
+    for d in meta["training"]["data"]:
+        assert d["sha256"] in card and d["licence"] in card
+        if d["file"].startswith("models/"):  # our own files: the shipped model was trained on what is committed
+            assert hashlib.sha256((ROOT / d["file"]).read_bytes()).hexdigest() == d["sha256"]
+    assert meta["training"]["evaluation"]["crowd_test.csv (project, held out)"]["rows"] >= 150
+
+
+@pytest.mark.slow  # loads torch + the model: ~30 s wall on the shared machine
+def test_default_reads_crowd_language():
+    from models.finetuned import load_finetuned, predict_proba
+
+    model, tok, meta = load_finetuned()
+    cases = {
+        "$NVDA to the moon 🚀 adding more calls tomorrow": "bullish",
+        "backed up the truck on IWM this morning, small caps about to rip": "bullish",
+        "my SPY puts are printing, this market is done 📉": "bearish",
+        "wow, down 18% since I bought. amazing. love it.": "bearish",
+        "TLT is going to keep sliding as yields climb": "bearish",
+        "what time is the CPI release tomorrow?": "neutral",
+        "This is not investment advice.": "neutral",
+        "anyone know how the Russell rebalance works?": "neutral",
+    }
+    probs = predict_proba(model, tok, meta, list(cases))
+    assert probs.shape == (len(cases), 3) and np.allclose(probs.sum(1), 1.0)
+    got = [LABELS[i] for i in probs.argmax(1)]
+    right = sum(g == w for g, w in zip(got, cases.values()))
+    assert right >= 7, list(zip(cases, got))
