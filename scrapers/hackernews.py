@@ -15,13 +15,14 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from bs4 import BeautifulSoup
+import lxml.html
+from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
 from scrapers.errors import ParseError
 from scrapers.records import Page, ParseResult, Post
-from scrapers.text import html_to_text, utc_from_epoch, utc_from_iso
+from scrapers.text import html_to_text, lxml_text, utc_from_epoch, utc_from_iso
 
 log = logging.getLogger(__name__)
 
@@ -40,68 +41,118 @@ def _time(age: Any, page: Page) -> tuple[Any, str]:
     if age is None:
         return None, "exact"
     if age.get("title"):
-        stamp = age["title"].split()[0]  # newer pages: "2023-01-02T16:01:16 1672675276"
+        stamp = age.get("title").split()[0]  # newer pages: "2023-01-02T16:01:16 1672675276"
         return utc_from_iso(stamp), "exact"
-    m = _AGO.search(age.get_text(" ", strip=True))
+    m = _AGO.search(" ".join(age.text_content().split()))
     if m:
         return page.fetched_at - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)]), "day"
     return None, "exact"
 
 
+_XPATHS: dict[str, Any] = {}
+
+
+def _first(el: Any, xpath: str) -> Any:
+    compiled = _XPATHS.get(xpath)
+    if compiled is None:
+        compiled = _XPATHS[xpath] = etree.XPath(xpath)
+    found = compiled(el)
+    return found[0] if found else None
+
+
+def _cls(name: str) -> str:
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
 def _depth(row: Any) -> int:
-    ind = row.select_one("td.ind")
+    ind = _first(row, f".//td[{_cls('ind')}]")
     if ind is None:
         return 0
     if ind.get("indent") is not None:
-        return int(ind["indent"])
-    img = ind.find("img")
-    return int(img.get("width", 0)) // 40 if img else 0
+        return int(ind.get("indent"))
+    img = _first(ind, ".//img")
+    return int(img.get("width", 0) or 0) // 40 if img is not None else 0
+
+
+def _scan_row(row: Any) -> dict[str, Any]:
+    """One pass over a comment row: indent, user link, age span and the text element."""
+    found: dict[str, Any] = {"indent": 0}
+    for el in row.iter():
+        cls = el.get("class")
+        if not cls:
+            continue
+        classes = cls.split()
+        if "ind" in classes:
+            if el.get("indent") is not None:
+                found["indent"] = int(el.get("indent"))
+            else:
+                img = next(el.iter("img"), None)
+                found["indent"] = int(img.get("width", 0) or 0) // 40 if img is not None else 0
+        elif "hnuser" in classes and "hnuser" not in found:
+            found["hnuser"] = el
+        elif "age" in classes and "age" not in found:
+            found["age"] = el
+        elif "text" not in found and ("commtext" in classes or (
+                el.tag == "span" and classes[0].startswith("c") and el.getparent() is not None
+                and "comment" in (el.getparent().get("class") or "").split())):
+            found["text"] = el
+    return found
+
+
+def _rows(root: Any) -> list[Any]:
+    return [tr for tr in root.iter("tr") if "comtr" in (tr.get("class") or "").split()]
 
 
 def parse(page: Page) -> ParseResult:
     """One item page: the story (depth 0, from ``table.fatitem``) and its comment rows, with
     parents rebuilt from indentation. ``next_cursor`` is the next page number from
-    ``a.morelink`` (None on the last page)."""
+    ``a.morelink`` (None on the last page). Uses lxml directly (thousands of comments/s)."""
     if page.body.lstrip()[:1] in (b"{", b"["):
         return parse_api_item(page)
     raise_if_bot_wall(page)
-    soup = BeautifulSoup(page.body, "lxml")
-    story = soup.select_one("table.fatitem tr.athing[id]")
+    try:
+        root = lxml.html.fromstring(page.body)
+    except (etree.ParserError, ValueError):
+        raise ParseError(f"{page.url} is not an HTML page") from None
+    fat = next((t for t in root.iter("table") if "fatitem" in (t.get("class") or "").split()), None)
+    story = _first(fat, f".//tr[{_cls('athing')} and @id]") if fat is not None else None
     if story is None:
         raise ParseError(f"{page.url} is not a Hacker News item page (no table.fatitem)")
-    story_id = story["id"]
-    sub = soup.select_one("table.fatitem td.subtext")
-    title_el = story.select_one("span.titleline > a, a.storylink")
-    score_el = sub.select_one("span.score") if sub else None
-    created, precision = _time(sub.select_one("span.age") if sub else None, page)
-    top = soup.select_one("table.fatitem div.toptext")
+    story_id = story.get("id")
+    sub = _first(fat, f".//td[{_cls('subtext')}]")
+    title_el = _first(story, f".//span[{_cls('titleline')}]/a | .//a[{_cls('storylink')}]")
+    score_el = _first(sub, f".//span[{_cls('score')}]") if sub is not None else None
+    user_el = _first(sub, f".//a[{_cls('hnuser')}]") if sub is not None else None
+    created, precision = _time(_first(sub, f".//span[{_cls('age')}]") if sub is not None else None, page)
+    top = _first(fat, f".//div[{_cls('toptext')}]")
     posts = [Post(
         source=SOURCE, id=story_id, thread_id=story_id, parent_id=None, depth=0,
-        author=(sub.select_one("a.hnuser").get_text() if sub and sub.select_one("a.hnuser") else None),
+        author=user_el.text_content() if user_el is not None else None,
         created_at=created, time_precision=precision,
-        title=title_el.get_text(" ", strip=True) if title_el else None,
-        body=html_to_text(top) if top else "",
-        score=int(score_el.get_text().split()[0]) if score_el else None, url=_item_url(story_id),
+        title=" ".join(title_el.text_content().split()) if title_el is not None else None,
+        body=lxml_text(top) if top is not None else "",
+        score=int(score_el.text_content().split()[0]) if score_el is not None else None, url=_item_url(story_id),
     )]
     stack: list[str] = []  # stack[d] = id of the last comment seen at indent d
-    for row in soup.select("tr.athing.comtr"):
-        indent = _depth(row)
+    for row in _rows(root):
+        found = _scan_row(row)
+        indent = found["indent"]
         del stack[indent:]
         parent = stack[-1] if stack else story_id
-        stack.append(row["id"])
-        user = row.select_one("a.hnuser")
-        text_el = row.select_one("span.commtext, div.commtext, div.comment > span[class^=c]")
-        created, precision = _time(row.select_one("span.age"), page)
+        cid = row.get("id")
+        stack.append(cid)
+        user, text_el = found.get("hnuser"), found.get("text")
+        created, precision = _time(found.get("age"), page)
         posts.append(Post(
-            source=SOURCE, id=row["id"], thread_id=story_id, parent_id=parent, depth=indent + 1,
-            author=user.get_text() if user else None, created_at=created, time_precision=precision,
-            body=html_to_text(text_el, drop=("div.reply",)) if text_el else "[deleted]",
-            url=_item_url(row["id"]),
+            source=SOURCE, id=cid, thread_id=story_id, parent_id=parent, depth=indent + 1,
+            author=user.text_content() if user is not None else None, created_at=created, time_precision=precision,
+            body=lxml_text(text_el, drop_classes=("reply",)) if text_el is not None else "[deleted]",
+            url=_item_url(cid),
         ))
-    more = soup.select_one("a.morelink[href]")
+    more = next((a for a in root.iter("a") if "morelink" in (a.get("class") or "").split() and a.get("href")), None)
     next_page = None
-    if more:
-        query = parse_qs(urlsplit(more["href"]).query)
+    if more is not None:
+        query = parse_qs(urlsplit(more.get("href")).query)
         next_page = int(query.get("p", ["0"])[0]) or None
     return ParseResult(posts=posts, next_cursor=next_page)
 

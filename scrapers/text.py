@@ -116,3 +116,40 @@ def utc_from_iso(value: str | None) -> datetime | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc)
+
+
+def lxml_text(element: Any, drop_classes: tuple[str, ...] = (), drop_tags: tuple[str, ...] = ()) -> str:
+    """Like :func:`html_to_text` for an lxml element (the fast path for big pages): block
+    elements become paragraphs, ``<br>`` a line break; elements whose tag is in ``drop_tags``
+    or whose class list contains one of ``drop_classes`` are skipped (the tree is not changed)."""
+    if element is None:
+        return ""
+    parts: list[str] = []
+    _lxml_walk(element, parts, set(drop_classes), set(drop_tags), top=True)
+    text = "".join(parts)  # lxml has already decoded entities
+    return _join_paragraphs([_SPACES.sub(" ", ln).strip() for ln in text.split("\n")])
+
+
+def _lxml_walk(el: Any, out: list[str], drop_classes: set[str], drop_tags: set[str], top: bool = False) -> None:
+    tag = el.tag if isinstance(el.tag, str) else ""
+    skip = (not top) and (
+        tag in drop_tags or tag in ("script", "style", "noscript", "template") or not tag
+        or (drop_classes and drop_classes.intersection((el.get("class") or "").split()))
+    )
+    if not skip:
+        block = tag in _BLOCK_TAGS
+        if tag == "br":
+            out.append("\n")
+        if block:
+            out.append("\n\n")
+        if tag == "pre":
+            out.append(el.text_content())
+        else:
+            if el.text:
+                out.append(el.text.replace("\n", " "))
+            for child in el:
+                _lxml_walk(child, out, drop_classes, drop_tags)
+        if block:
+            out.append("\n\n")
+    if not top and el.tail:
+        out.append(el.tail.replace("\n", " "))

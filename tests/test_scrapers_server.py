@@ -480,7 +480,7 @@ def test_scrape_command_prints_counts(serve, tmp_path):
 
     server = serve(StockTwitsSite())
     db = tmp_path / "cli.duckdb"
-    env = {**os.environ, "PYTHONPATH": str(shared_path().parent / "main") if False else os.environ.get("PYTHONPATH", "")}
+    env = dict(os.environ)
     out = subprocess.run([sys.executable, "-m", "crowdpulse.cli", "scrape", "stocktwits", "AAPL", "--db", str(db),
                           "--base-url", server.url, "--pages", "2"], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
