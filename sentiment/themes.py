@@ -41,6 +41,7 @@ class Theme:
 class Taxonomy:
     themes: tuple[Theme, ...]
     pattern_bonus: float
+    cue_words: tuple[re.Pattern, ...] = ()
 
     @property
     def ids(self) -> list[str]:
@@ -71,7 +72,11 @@ def load_taxonomy(path: str | Path = THEMES_FILE) -> Taxonomy:
         raise ThemeFileError(f"themes file {path} defines no [[theme]] tables")
     if len({t.id for t in themes}) != len(themes):
         raise ThemeFileError(f"themes file {path} repeats a theme id")
-    return Taxonomy(tuple(themes), float(data.get("pattern_bonus", 0.5)))
+    try:
+        cues = tuple(re.compile(p, re.IGNORECASE) for p in data.get("cue_words", []))
+    except re.error as exc:
+        raise ThemeFileError(f"cue_words in {path} has a bad pattern: {exc}") from None
+    return Taxonomy(tuple(themes), float(data.get("pattern_bonus", 0.5)), cues)
 
 
 @lru_cache(maxsize=1)
@@ -110,17 +115,51 @@ class ThemeScorer:
                 hits[i, k] = joined.search(text) is not None
         return hits
 
+    def _cue_re(self) -> re.Pattern:
+        if getattr(self, "_cue", None) is None:
+            parts = [p.pattern for t in self.taxonomy.themes for p in t.patterns]
+            parts += [p.pattern for p in self.taxonomy.cue_words]
+            self._cue = re.compile("|".join(f"(?:{p})" for p in parts) or r"(?!)", re.IGNORECASE)
+        return self._cue
+
+    def cue_sentences(self, text: str) -> list[str]:
+        """The sentences of ``text`` that carry a theme pattern or a cue word (at most 300 chars each)."""
+        from sentiment.text import split_sentences
+
+        cue = self._cue_re()
+        out = []
+        for sp in split_sentences(text):
+            sentence = text[sp.start:sp.end]
+            if cue.search(sentence):
+                out.append(sentence[:300])
+        return out
+
     def similarity(self, texts: Sequence[str]) -> np.ndarray:
-        """(n_texts, n_themes) largest cosine similarity to the theme's description/examples."""
+        """(n_texts, n_themes) largest cosine similarity of a cue sentence to the theme's
+        description/examples; 0 for a text without cue sentences. One encoder call."""
         n, m = len(texts), len(self.taxonomy.themes)
+        out = np.zeros((n, m), dtype=np.float32)
         if self.encoder is None or n == 0:
-            return np.zeros((n, m), dtype=np.float32)
+            return out
+        owner_text, sentences, index = [], [], {}
+        for i, text in enumerate(texts):
+            for s in self.cue_sentences(text):
+                if s not in index:
+                    index[s] = len(sentences)
+                    sentences.append(s)
+                owner_text.append((i, index[s]))
+        if not sentences:
+            return out
         proto, owner = self._prototypes()
-        emb = np.asarray(self.encoder.encode(list(texts)), dtype=np.float32)
+        emb = np.asarray(self.encoder.encode(sentences), dtype=np.float32)
         sims = emb @ proto.T
-        out = np.full((n, m), -1.0, dtype=np.float32)
-        for k in range(m):
-            out[:, k] = sims[:, owner == k].max(axis=1)
+        per_sentence = np.stack([sims[:, owner == k].max(axis=1) for k in range(m)], axis=1)
+        out[:] = -1.0
+        seen = np.zeros(n, dtype=bool)
+        for i, j in owner_text:
+            out[i] = np.maximum(out[i], per_sentence[j])
+            seen[i] = True
+        out[~seen] = 0.0
         return out
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:

@@ -127,19 +127,28 @@ def theme_scores(df: pd.DataFrame, scores: np.ndarray, thresholds: np.ndarray, i
     return tab, micro
 
 
+GRID = np.round(np.arange(0.40, 0.901, 0.05), 2)
+MIN_POSITIVES = 3
+
+
 def tune_thresholds(scores: np.ndarray, gold: np.ndarray, default: float) -> np.ndarray:
-    """Per theme, the threshold on the tune split with the best F1 (ties: the higher threshold)."""
+    """Per theme, the grid threshold (0.40..0.90) with the best F1 on the tune split.
+
+    Ties go to the threshold nearest the default; a theme with fewer than three positives in the
+    tune split keeps the default (too few to tune on).
+    """
     out = np.full(scores.shape[1], default)
     for k in range(scores.shape[1]):
-        if not gold[:, k].any():
+        if gold[:, k].sum() < MIN_POSITIVES:
             continue
-        best = (-1.0, default)
-        for th in np.unique(np.round(scores[:, k], 3)):
+        best = None
+        for th in GRID:
             pred = scores[:, k] >= th
             tp = (pred & gold[:, k]).sum()
             f1 = 2 * tp / max(2 * tp + (pred & ~gold[:, k]).sum() + (~pred & gold[:, k]).sum(), 1)
-            if f1 > best[0] or (f1 == best[0] and th > best[1]):
-                best = (f1, float(th))
+            key = (f1, -abs(th - default))
+            if best is None or key > best[0]:
+                best = (key, float(th))
         out[k] = best[1]
     return out
 
