@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup
+import lxml.html
+from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
 from scrapers.errors import AccessDeniedError, CredentialsError, ParseError
 from scrapers.records import Page, ParseResult, Post
-from scrapers.text import clean_text, html_to_text, utc_from_epoch, utc_from_iso
+from scrapers.text import clean_text, lxml_text, utc_from_epoch, utc_from_iso
 
 log = logging.getLogger(__name__)
 
@@ -190,50 +191,84 @@ def parse_listing(page: Page) -> ParseResult:
 _MORE_ONCLICK = re.compile(r"morechildren\(this,\s*'t3_(\w+)',\s*'(\w+)',\s*'([\w,]+)'")
 
 
+def _classes(el: Any) -> list[str]:
+    return (el.get("class") or "").split()
+
+
+def _find(el: Any, tag: str, cls: str, stop_cls: str | None = None) -> Any:
+    """First descendant ``tag.cls`` of ``el``, not looking inside ``stop_cls`` elements."""
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        classes = _classes(child)
+        if child.tag == tag and cls in classes:
+            return child
+        if stop_cls and stop_cls in classes:
+            continue
+        found = _find(child, tag, cls, stop_cls)
+        if found is not None:
+            return found
+    return None
+
+
 def parse_oldreddit(page: Page) -> ParseResult:
     """An old.reddit.com thread page: ``div.thing.link`` (post) and ``div.thing.comment``
     (nesting through ``div.child > div.sitetable``). The displayed score is ``span.score.unvoted``.
-    Collapsed ``load more comments`` stubs become pending ``more`` stubs."""
+    Collapsed ``load more comments`` stubs become pending ``more`` stubs. Uses lxml directly."""
     raise_if_bot_wall(page)
-    soup = BeautifulSoup(page.body, "lxml")
-    link = soup.select_one("div.thing.link[data-fullname]")
+    try:
+        root = lxml.html.fromstring(page.body)
+    except (etree.ParserError, ValueError):
+        raise ParseError(f"{page.url} is not an HTML page") from None
+    things = [d for d in root.iter("div") if "thing" in _classes(d) and d.get("data-fullname")]
+    link = next((d for d in things if "link" in _classes(d)), None)
     if link is None:
         raise ParseError(f"{page.url} is not an old.reddit thread page (no div.thing.link)")
-    thread_id = strip_prefix(link["data-fullname"])
-    title_el = link.select_one("a.title")
-    selftext = link.select_one("div.expando div.usertext-body div.md")
+    thread_id = strip_prefix(link.get("data-fullname"))
+    title_el = _find(link, "a", "title")
+    expando = _find(link, "div", "expando")
+    selftext = _find(expando, "div", "md") if expando is not None else None
+    score = link.get("data-score", "")
     posts = [Post(
         source=SOURCE, id=thread_id, thread_id=thread_id, parent_id=None, depth=0,
         author=link.get("data-author"), created_at=utc_from_epoch(link.get("data-timestamp")),
-        title=title_el.get_text(" ", strip=True) if title_el else None,
-        body=html_to_text(selftext) if selftext else "",
-        score=int(link["data-score"]) if link.get("data-score", "").lstrip("-").isdigit() else None,
-        url=WEB + link["data-permalink"] if link.get("data-permalink") else page.url,
+        title=" ".join(title_el.text_content().split()) if title_el is not None else None,
+        body=lxml_text(selftext) if selftext is not None else "",
+        score=int(score) if score.lstrip("-").isdigit() else None,
+        url=WEB + link.get("data-permalink") if link.get("data-permalink") else page.url,
     )]
     pending = []
-    for thing in soup.select("div.thing.comment[data-fullname], div.thing.morechildren"):
-        ancestors = [a for a in thing.find_parents("div") if "thing" in (a.get("class") or []) and "comment" in a.get("class")]
+    for thing in things:
+        classes = _classes(thing)
+        if "comment" not in classes and "morechildren" not in classes:
+            continue
+        ancestors = []
+        parent_el = thing.getparent()
+        while parent_el is not None:
+            if parent_el.tag == "div" and "comment" in _classes(parent_el) and "thing" in _classes(parent_el):
+                ancestors.append(parent_el)
+            parent_el = parent_el.getparent()
         depth = len(ancestors) + 1
-        parent = strip_prefix(ancestors[0]["data-fullname"]) if ancestors else thread_id
-        if "morechildren" in thing.get("class"):
-            link_el = thing.select_one("a[onclick*=morechildren]")
-            m = _MORE_ONCLICK.search(link_el.get("onclick", "")) if link_el else None
+        parent = strip_prefix(ancestors[0].get("data-fullname")) if ancestors else thread_id
+        if "morechildren" in classes:
+            link_el = next((a for a in thing.iter("a") if "morechildren" in (a.get("onclick") or "")), None)
+            m = _MORE_ONCLICK.search(link_el.get("onclick", "")) if link_el is not None else None
             if m:
                 pending.append({"type": "more", "thread_id": thread_id, "parent_id": parent, "depth": depth,
                                 "children": m.group(3).split(",")})
             continue
-        entry = thing.find("div", class_="entry", recursive=False)
-        md = entry.select_one("form div.usertext-body div.md") if entry else None
-        when = entry.select_one("time.live-timestamp[datetime], time[datetime]") if entry else None
-        score_el = entry.select_one("span.score.unvoted") if entry else None
-        score = score_el.get("title") if score_el else None
+        entry = next((c for c in thing if c.tag == "div" and "entry" in _classes(c)), None)
+        md = _find(entry, "div", "md") if entry is not None else None
+        when = _find(entry, "time", "live-timestamp") if entry is not None else None
+        score_el = _find(entry, "span", "unvoted") if entry is not None else None
+        score = score_el.get("title") if score_el is not None else None
         posts.append(Post(
-            source=SOURCE, id=strip_prefix(thing["data-fullname"]), thread_id=thread_id, parent_id=parent,
+            source=SOURCE, id=strip_prefix(thing.get("data-fullname")), thread_id=thread_id, parent_id=parent,
             depth=depth, author=thing.get("data-author") or "[deleted]",
-            created_at=utc_from_iso(when["datetime"]) if when else None,
-            body=html_to_text(md, drop=("blockquote",)) if md else "",
+            created_at=utc_from_iso(when.get("datetime")) if when is not None and when.get("datetime") else None,
+            body=lxml_text(md, drop_tags=("blockquote",)) if md is not None else "",
             score=int(score) if score and score.lstrip("-").isdigit() else None,
-            url=WEB + thing["data-permalink"] if thing.get("data-permalink") else None,
+            url=WEB + thing.get("data-permalink") if thing.get("data-permalink") else None,
         ))
     return ParseResult(posts=posts, next_cursor=None, pending=pending)
 
