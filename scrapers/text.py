@@ -56,30 +56,29 @@ def _join_paragraphs(lines: list[str]) -> str:
 
 def html_to_text(fragment: Any, drop: tuple[str, ...] = ()) -> str:
     """Text of an HTML fragment (a string or a bs4 Tag): block elements become paragraphs,
-    ``<br>`` a line break; elements matching any CSS selector in ``drop`` are removed first.
+    ``<br>`` a line break; elements matching any CSS selector in ``drop`` are skipped (the
+    caller's tree is not changed).
     """
     if fragment is None:
         return ""
     if isinstance(fragment, str):
         fragment = BeautifulSoup(fragment, "lxml")
-    elif drop:  # do not mutate the caller's tree
-        fragment = BeautifulSoup(str(fragment), "lxml")
-    for selector in drop:
-        for el in fragment.select(selector):
-            el.decompose()
+    skip = {id(el) for selector in drop for el in fragment.select(selector)} if drop else set()
     parts: list[str] = []
-    _walk(fragment, parts)
+    _walk(fragment, parts, skip)
     text = "".join(parts)
     return _join_paragraphs([_SPACES.sub(" ", ln).strip() for ln in text.split("\n")])
 
 
-def _walk(node: Any, out: list[str]) -> None:
+def _walk(node: Any, out: list[str], skip: set[int]) -> None:
     for child in node.children:
         if isinstance(child, NavigableString):
-            if type(child).__name__ in ("Comment", "Doctype", "ProcessingInstruction", "CData"):
+            if type(child).__name__ in ("Comment", "Doctype", "ProcessingInstruction", "CData", "Declaration"):
                 continue
             out.append(str(child).replace("\n", " "))
         elif isinstance(child, Tag):
+            if id(child) in skip:
+                continue
             name = child.name
             if name in ("script", "style", "noscript", "template"):
                 continue
@@ -92,7 +91,7 @@ def _walk(node: Any, out: list[str]) -> None:
             if name == "pre":
                 out.append(child.get_text())
             else:
-                _walk(child, out)
+                _walk(child, out, skip)
             if block:
                 out.append("\n\n")
 
