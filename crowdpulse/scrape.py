@@ -153,10 +153,15 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
                 on_step(step, counts)
             if limit is not None and stored >= limit:
                 break
-    except (ScraperError, CrowdpulseError) as exc:
+    except BaseException as exc:  # a failure or a kill: what was stored stays; record how it ended
         counts.update({k: v for k, v in client.stats.items()})
-        store.finish_run(run_id, counts, status="error")
-        exc.counts = counts  # type: ignore[attr-defined]
+        status = "error" if isinstance(exc, Exception) else "interrupted"
+        try:
+            store.finish_run(run_id, counts, status=status)
+        except Exception:  # the store itself failed: keep the original error
+            log.warning("could not record the end of run %s", run_id, exc_info=True)
+        if isinstance(exc, (ScraperError, CrowdpulseError)):
+            exc.counts = counts  # type: ignore[attr-defined]
         raise
     counts.update({k: v for k, v in client.stats.items()})
     store.finish_run(run_id, counts)

@@ -19,7 +19,7 @@ from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
-from scrapers.errors import AccessDeniedError, CredentialsError, ParseError
+from scrapers.errors import AccessDeniedError, CredentialsError, ParseError, RobotsDisallowedError
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import clean_text, lxml_text, utc_from_epoch, utc_from_iso
 
@@ -310,6 +310,13 @@ def _is_oauth(base_url: str) -> bool:
 def _fetch(client: Any, url: str, base_url: str, **kw: Any) -> Page:
     try:
         return client.fetch(url, api=_is_oauth(base_url), **kw)
+    except RobotsDisallowedError:
+        if "reddit.com" in urlsplit(url).netloc:
+            from scrapers.reddit_auth import missing_credentials_hint
+            raise RobotsDisallowedError(
+                f"reddit.com's robots.txt forbids crawling {url}; use the OAuth API instead: "
+                f"{missing_credentials_hint()}; or pass --ignore-robots if you have Reddit's permission", url=url) from None
+        raise
     except AccessDeniedError as exc:
         if not client.auth_headers and "reddit.com" in urlsplit(url).netloc:
             from scrapers.reddit_auth import missing_credentials_hint

@@ -488,3 +488,23 @@ def test_scrape_command_prints_counts(serve, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "crowdpulse.cli", "scrape", "myspace", "x", "--db", str(db)],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: unknown site 'myspace'; allowed: reddit, stocktwits")
+
+
+def test_reddit_robots_refusal_points_to_oauth(monkeypatch):
+    client = Client(fast_config())
+    monkeypatch.setattr(client, "fetch", lambda url, **kw: (_ for _ in ()).throw(
+        RobotsDisallowedError("forbidden", url=url)))
+    with pytest.raises(RobotsDisallowedError, match="use the OAuth API instead.*--ignore-robots"):
+        next(reddit.crawl_listing(client, "r/stocks", base_url="https://www.reddit.com"))
+
+
+def test_killed_run_is_recorded_as_interrupted(serve, fresh_store):
+    server = serve(StockTwitsSite())
+
+    def kill(step, counts):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_scrape(fresh_store, "stocktwits", "AAPL", base_url=server.url, fetch_config=fast_config(), on_step=kill)
+    runs = fresh_store.query("SELECT status, counts FROM runs")
+    assert list(runs["status"]) == ["interrupted"] and json.loads(runs["counts"][0])["pages"] == 1
