@@ -9,6 +9,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 
 import typer
 
@@ -50,6 +51,9 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no weight-loading reports on the console
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
     try:
         app()
     except user_errors() as exc:

