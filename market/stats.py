@@ -13,7 +13,7 @@ Methods (also in each row's ``method`` column and in ``docs/market.md``):
 - ``granger_*``: a VAR of (return, sentiment), lag order by AIC (``VAR.select_order``, at most K,
   at least 1), F-test that one variable's lags add nothing to the other's equation. ``estimate``
   is the F statistic, ``lag`` the order chosen.
-- ``mutual_information``: KSG k-NN MI (k=5, nats) on jittered ranks; p-value from circular-shift
+- ``mutual_information``: KSG k-NN MI (k=3, nats) on jittered ranks; p-value from circular-shift
   permutations (see :mod:`market.mi`).
 - ``event_top_decile`` / ``event_bottom_decile``: mean forward return over the next h = 1, 5, 20
   sessions after the top/bottom 10% sentiment sessions, minus the mean over all sessions.
@@ -34,7 +34,7 @@ import pandas as pd
 from market.errors import StatisticsError
 from market.mi import DEFAULT_K, circular_shifts, ksg_mi, mi_permutation_test, rolling_mi
 
-MI_K = 5  # neighbours for the full-sample MI test (rolling windows use DEFAULT_K = 3)
+MI_K = DEFAULT_K  # k = 3 neighbours, Kraskov's and sklearn's default
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ METHODS = {
     "spearman": "Spearman rho; p and 95% CI from OLS slope on ranks with Newey-West HAC errors",
     "granger_sentiment_to_returns": "VAR F-test, lag order by AIC; estimate = F",
     "granger_returns_to_sentiment": "VAR F-test, lag order by AIC; estimate = F",
-    "mutual_information": "KSG k-NN MI (k=5, nats, on jittered ranks); p from circular-shift permutations",
+    "mutual_information": "KSG k-NN MI (k=3, nats, on jittered ranks); p from circular-shift permutations",
     "event_top_decile": "mean forward h-session return after top-10% sentiment minus all sessions; "
                         "p from circular-shift permutations, CI from circular block bootstrap",
     "event_bottom_decile": "mean forward h-session return after bottom-10% sentiment minus all sessions; "
@@ -329,7 +329,8 @@ def correlate_all(sentiment: pd.DataFrame, returns: pd.DataFrame, *, lags: int =
         permutations: circular shifts for MI and event p-values, and bootstrap draws for event CIs.
         seed: makes permutation p-values reproducible.
         signal_name: written into the ``signal`` column.
-        mi_lags: lags for mutual information (default -1, 0, 1 within -K..K).
+        mi_lags: lags for mutual information (default 0 and 1: same session and predictive; the
+            chasing direction is covered by the negative-lag correlations and Granger).
         horizons: event-study forward horizons in sessions.
         tickers: restrict to these (default: tickers present in both inputs).
 
@@ -347,7 +348,7 @@ def correlate_all(sentiment: pd.DataFrame, returns: pd.DataFrame, *, lags: int =
     if not wanted:
         raise StatisticsError("no ticker has both sentiment and returns; check the tickers in each input")
     if mi_lags is None:
-        mi_lags = [k for k in (-1, 0, 1) if abs(k) <= lags]
+        mi_lags = [k for k in (0, 1) if abs(k) <= lags]
     rows: list[TestResult] = []
     sessions: set = set()
     for ticker in wanted:

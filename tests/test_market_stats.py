@@ -46,7 +46,7 @@ def test_result_shape(planted_linear):
     res = planted_linear
     assert list(res.columns) == RESULT_COLUMNS
     assert set(res["test"]) == set(TESTS)
-    assert res.attrs["n_tests"] == len(res) == 22 + 2 + 3 + 6
+    assert res.attrs["n_tests"] == len(res) == 22 + 2 + 2 + 6
     assert res.attrs["n_sessions"] == N + 1
     assert (res["p_adjusted"] >= res["p_value"] - 1e-15).all()
     assert set(res["signal"]) == {"mean_score"}
