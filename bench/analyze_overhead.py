@@ -43,7 +43,7 @@ def main() -> int:
         print(f"skipped: {SHARED} is not available")
         return 0
     from models import load_model
-    from models.encoder import get_encoder
+    from sentiment.encoder import default_encoder as get_encoder
     from sentiment.analyze import analyze_posts
     from sentiment.text import clean_text
     from sentiment.themes import ThemeScorer
@@ -52,7 +52,7 @@ def main() -> int:
     posts = comments(args.n)
     texts = posts["body"].tolist()
     model = load_model(args.model)
-    encoder = get_encoder().load()
+    encoder = get_encoder()
     model.predict_proba(texts[:64])  # warm up both
     encoder.encode(texts[:64])
 

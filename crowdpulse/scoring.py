@@ -57,9 +57,9 @@ def score_store(store: Store, model, *, batch_size: int = 512, progress: bool = 
         log.info("nothing to score for %s", model_id)
         return counts
     if encoder is None:
-        from models.encoder import get_encoder
+        from sentiment.encoder import default_encoder
 
-        encoder = get_encoder()
+        encoder = default_encoder()
     run_id = f"score-{uuid.uuid4().hex[:12]}"
     store.start_run(run_id, "score", {"model_id": model_id, "batch_size": batch_size, "posts": len(todo)})
     starts = range(0, len(todo), batch_size)
