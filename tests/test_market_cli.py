@@ -1,0 +1,131 @@
+"""`crowdpulse prices` and `crowdpulse correlate` end to end, in a subprocess as users run them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from market.calendar import sessions_between
+from tests.conftest import shared_path
+
+
+def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "crowdpulse.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin", **_pyenv()})
+
+
+def _pyenv() -> dict:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k in ("HOME", "PYTHONPATH", "NUMBA_CACHE_DIR", "CROWDPULSE_SHARED")}
+
+
+def _one_line_error(out: subprocess.CompletedProcess, *needles: str) -> None:
+    assert out.returncode == 2, (out.returncode, out.stdout, out.stderr)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """Two tickers of prices (TICKER.csv) and a sentiment CSV whose IWM value leads IWM returns by one session."""
+    folder = tmp_path_factory.mktemp("market")
+    dates = sessions_between("2021-01-01", "2030-01-01")[:400]
+    rng = np.random.default_rng(0)
+    rows = []
+    for t in ("IWM", "TLT"):
+        s = rng.normal(size=len(dates))
+        r = 0.01 * rng.normal(size=len(dates))
+        if t == "IWM":
+            r[1:] = 0.01 * (0.5 * s[:-1] + np.sqrt(0.75) * rng.normal(size=len(dates) - 1))
+        px = 100 * np.cumprod(1 + r)
+        pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Open": px, "High": px, "Low": px, "Close": px,
+                      "Adj Close": px, "Volume": 1000}).to_csv(folder / f"{t}.csv", index=False)
+        rows.append(pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "ticker": t, "value": s}))
+    pd.concat(rows).to_csv(folder / "sentiment.csv", index=False)
+    return folder
+
+
+def test_prices_from_csv_cached_idempotently(planted, tmp_path):
+    db = tmp_path / "p.duckdb"
+    out = cli("prices", "IWM", "TLT", "--start", "2021-01-01", "--csv", str(planted), "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    assert "800 new rows" in out.stdout
+    again = cli("prices", "IWM,TLT", "--start", "2021-01-01", "--csv", str(planted), "--db", str(db))
+    assert again.returncode == 0 and "0 new rows, 800 updated" in again.stdout
+    from crowdpulse.store import Store
+
+    with Store.open(db, read_only=True) as store:
+        assert store.query("SELECT count(*) AS n FROM prices")["n"].iloc[0] == 800
+    # correlate reads the cached prices when no --prices-csv is given
+    res = cli("correlate", "--db", str(db), "--tickers", "IWM", "--sentiment-csv", str(planted / "sentiment.csv"),
+              "--lags", "2", "--permutations", "199", "--json", str(tmp_path / "o.json"))
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "o.json").read_text())["n_sessions"] == 399
+
+
+def test_prices_unreachable_yahoo_is_one_line(tmp_path):
+    # this machine has no internet; where it has, the symbol below does not exist either
+    out = cli("prices", "ZZZZQX", "QQQZZZ", "--start", "2024-01-01", "--db", str(tmp_path / "p.duckdb"), timeout=120)
+    _one_line_error(out, "ZZZZQX", "QQQZZZ", "Yahoo")
+
+
+def test_prices_bad_inputs(planted, tmp_path):
+    _one_line_error(cli("prices", "SPY", "--csv", str(planted), "--db", str(tmp_path / "x.duckdb")),
+                    "no price file for SPY", "SPY.csv")
+    _one_line_error(cli("prices", "IWM", "--start", "yesterday-ish", "--csv", str(planted), "--db", str(tmp_path / "x.duckdb")),
+                    "start", "YYYY-MM-DD")
+
+
+def test_correlate_finds_planted_lead(planted, tmp_path):
+    out_json = tmp_path / "out.json"
+    out = cli("correlate", "--db", str(tmp_path / "none.duckdb"), "--tickers", "IWM,TLT",
+              "--sentiment-csv", str(planted / "sentiment.csv"), "--prices-csv", str(planted),
+              "--lags", "3", "--permutations", "199", "--json", str(out_json))
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out_json.read_text())
+    assert doc["n_sessions"] == 399
+    rows = pd.DataFrame(doc["results"])
+    assert set(rows.columns) == {"ticker", "signal", "test", "lag", "estimate", "p_value", "p_adjusted",
+                                 "ci_low", "ci_high", "n"}
+    assert set(rows["test"]) == {"pearson", "spearman", "granger_sentiment_to_returns", "granger_returns_to_sentiment",
+                                 "mutual_information", "event_top_decile", "event_bottom_decile"}
+    sig = rows[(rows["test"] == "pearson") & (rows["p_adjusted"] < 0.05)]
+    assert list(zip(sig["ticker"], sig["lag"])) == [("IWM", 1)]
+    assert "Newey-West" in out.stdout and "*" in out.stdout
+
+
+def test_correlate_bad_options(planted, tmp_path):
+    _one_line_error(cli("correlate", "--signal", "vibes", "--sentiment-csv", str(planted / "sentiment.csv"),
+                        "--prices-csv", str(planted)), "--signal", "mean_score, bullishness, count")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("day,score\n2024-01-02,1\n")
+    _one_line_error(cli("correlate", "--sentiment-csv", str(bad), "--prices-csv", str(planted)),
+                    "expected date, ticker, value")
+    _one_line_error(cli("correlate", "--db", str(tmp_path / "missing.duckdb"), "--sentiment-csv",
+                        str(planted / "sentiment.csv")), "no database", "--prices-csv")
+    _one_line_error(cli("correlate", "--pair", "IWM", "TLT", "--windows", "20,abc", "--prices-csv", str(planted)),
+                    "--windows")
+
+
+@pytest.mark.slow
+@pytest.mark.needs_shared
+def test_correlate_pair_on_real_prices(tmp_path):
+    prices = shared_path("data", "market", "adjusted_2026")
+    out_json = tmp_path / "pair.json"
+    out = cli("correlate", "--pair", "IWM", "TLT", "--windows", "20,60,120", "--prices-csv", str(prices),
+              "--json", str(out_json), "--plot", str(tmp_path / "p.png"))
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out_json.read_text())
+    assert doc["pair"] == ["IWM", "TLT"] and doc["n_sessions"] > 5900
+    summary = {r["window"]: r for r in doc["summary"]}
+    assert set(summary) == {20, 60, 120}
+    assert -0.4 < summary[120]["corr_mean"] < -0.1  # IWM and TLT moved mostly against each other since 2002
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    assert "IWM-TLT" in out.stdout
