@@ -129,3 +129,32 @@ def test_correlate_pair_on_real_prices(tmp_path):
     assert -0.4 < summary[120]["corr_mean"] < -0.1  # IWM and TLT moved mostly against each other since 2002
     assert (tmp_path / "p.png").stat().st_size > 10_000
     assert "IWM-TLT" in out.stdout
+
+
+def test_correlate_reads_sentiment_from_the_database(planted, tmp_path):
+    """Posts at 14:00 New York each session, one stance each, whose p_bullish - p_bearish leads IWM."""
+    from crowdpulse.store import Store
+
+    db = tmp_path / "s.duckdb"
+    sent = pd.read_csv(planted / "sentiment.csv")
+    sent = sent[sent["ticker"] == "IWM"].reset_index(drop=True)
+    created = (pd.to_datetime(sent["date"]) + pd.Timedelta(hours=14)).dt.tz_localize("America/New_York").dt.tz_convert("UTC")
+    p_bull = 1 / (1 + np.exp(-sent["value"].to_numpy()))
+    posts = pd.DataFrame({"source": "test", "id": [f"p{i}" for i in range(len(sent))], "thread_id": "t",
+                          "created_at": created.dt.tz_localize(None), "body": "IWM", "score": 1, "time_precision": "exact"})
+    stances = pd.DataFrame({"source": "test", "post_id": posts["id"], "model_id": "m1", "ticker": "IWM",
+                            "label": np.where(p_bull > 0.5, "bullish", "bearish"), "p_bullish": p_bull,
+                            "p_bearish": 1 - p_bull, "p_neutral": 0.0, "via": "cashtag"})
+    with Store.open(db) as store:
+        store.upsert("posts", posts)
+        store.upsert("stances", stances)
+        store.upsert("scores", stances.drop(columns=["ticker", "via"]))
+    assert cli("prices", "IWM", "--csv", str(planted), "--start", "2021-01-01", "--db", str(db)).returncode == 0
+    out_json = tmp_path / "o.json"
+    out = cli("correlate", "--db", str(db), "--tickers", "IWM", "--signal", "mean_score", "--lags", "2",
+              "--permutations", "199", "--json", str(out_json))
+    assert out.returncode == 0, out.stderr
+    rows = pd.DataFrame(json.loads(out_json.read_text())["results"])
+    pearson = rows[rows["test"] == "pearson"].set_index("lag")
+    assert pearson.loc[1, "p_adjusted"] < 0.01 and pearson.loc[1, "estimate"] > 0.3
+    assert (pearson.drop(index=1)["p_adjusted"] > 0.05).all()
