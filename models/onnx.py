@@ -74,10 +74,18 @@ def export_onnx(model: Any, path: Path, *, opset: int = 17) -> Path:
 
 
 def quantize_int8(src: Path, dst: Path) -> Path:
-    """Dynamic int8 quantization of the MatMul weights (onnxruntime.quantization.quantize_dynamic)."""
+    """Dynamic int8 quantization (per-channel weights) with onnxruntime.quantization.quantize_dynamic."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_dynamic warns on the root logger about optional pre-processing
+    try:
+        # per-channel weights: on the shipped default, per-tensor int8 lost 0.7 points of accuracy on
+        # PhraseBank AllAgree, per-channel 0.2 points on sent_valid and none on PhraseBank (docs/models.md)
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
     return dst
 
 
@@ -89,7 +97,7 @@ def onnx_classifier(model: Any, tokenizer: Any, model_id: str, *, quantize: bool
     """
     folder = cache_dir() / model_id.replace("/", "__")
     fp32 = folder / "model.onnx"
-    target = folder / ("model.int8.onnx" if quantize else "model.onnx")
+    target = folder / ("model.int8pc.onnx" if quantize else "model.onnx")
     try:
         if not target.exists():
             logger.info("exporting %s to ONNX in %s", model_id, folder)
