@@ -197,3 +197,21 @@ def test_rolling_pair_on_planted_regime_change(sessions):
     assert summary.loc[60, "share_corr_beyond_null95"] > 0.4
     with pytest.raises(StatisticsError, match="no returns for SPY"):
         rolling_pair(rets, "IWM", "SPY", [20])
+
+
+def test_correlation_network_edges_and_graph(sessions):
+    from market.network import correlation_network
+
+    rng = np.random.default_rng(7)
+    n = len(sessions)
+    a, c = rng.normal(size=n), rng.normal(size=n)
+    b = np.where(np.arange(n) < n // 2, 0.9 * a + 0.44 * rng.normal(size=n), rng.normal(size=n))
+    rets = pd.concat([pd.DataFrame({"ticker": t, "date": sessions, "ret": v}) for t, v in (("IWM", a), ("TLT", b), ("SPY", c))])
+    net = correlation_network(rets, window=60)
+    assert len(net.edges) == 3 * (n - 59)
+    g_early, g_late = net.graph(sessions[200]), net.graph()
+    assert g_early["IWM"]["TLT"]["weight"] > 0.8 and abs(g_late["IWM"]["TLT"]["weight"]) < 0.4
+    assert set(g_late.nodes) == {"IWM", "TLT", "SPY"}
+    assert "IWM-TLT" in net.summary()
+    with pytest.raises(StatisticsError, match="no network on"):
+        net.graph("1999-01-04")
