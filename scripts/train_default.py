@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train (or re-evaluate) the shipped default model in models/default/.
 
-    python scripts/train_default.py                 # full rebuild (CPU; ~30-60 min on 2 cores)
+    python scripts/train_default.py                 # full rebuild (CPU; ~25-40 min on 1 free core)
     python scripts/train_default.py --eval-only     # re-measure metrics and rewrite MODEL_CARD.md
 
 Training data (licences allow it): Twitter Financial News sent_train.csv (MIT) minus a 10 %
@@ -130,10 +130,20 @@ def write_card(out: Path, meta: dict) -> None:
                     f"{ev['predicted_neutral_share']:.0%} predicted neutral")
         lines.append(f"| {name} | {ev.get('licence', '')} | {ev['rows']} | {ev['accuracy']:.4f} | {ev['macro_f1']:.4f} | "
                      f"{ev['ece']:.4f} | {ev['ece_calibrated']:.4f} | {note} |")
+    sv = tr["evaluation"].get("sent_valid.csv (Twitter Financial News)")
+    if sv:
+        met = sv["accuracy"] >= 0.88 and sv["macro_f1"] >= 0.85
+        lines += ["", f"Project goal on sent_valid.csv (accuracy >= 0.88 and macro-F1 >= 0.85): "
+                      f"**{'met' if met else 'not met'}** (measured {sv['accuracy']:.4f} / {sv['macro_f1']:.4f})."]
+    if tr.get("selection"):
+        lines += ["", f"Model selection: {tr['selection']}"]
     lines += ["", "## Limits", "",
               "- The bulk of the training text is finance-news headlines (Twitter Financial News); crowd slang comes from "
               "the project's own hand-written set of a few hundred sentences, so unusual slang, long multi-topic posts and "
               "sarcasm without cues can be misread.",
+              "- StockTwits messages are short, ticker-heavy and often carry no explicit cue; on the few author-tagged "
+              "ones available for evaluation the model calls many of them neutral (see the table), so expect weaker "
+              "direction calls on that source than on forum sentences.",
               "- English only. Texts longer than max_length tokens are truncated.",
               "- Calibration was fitted on news-plus-crowd validation text; on other text the probabilities may be "
               "over- or under-confident (see the ECE column).", ""]
@@ -144,13 +154,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(DEFAULT_MODEL_DIR))
     ap.add_argument("--shared", default=None, help="shared folder with data/ and fixtures/ (default ../shared)")
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--lr", type=float, default=4e-4)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--lr", type=float, default=6e-4)
     ap.add_argument("--lora-r", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=64, help="training max tokens (inference uses 128)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--patience", type=int, default=1)
+    ap.add_argument("--patience", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores; 1 is faster on a busy machine)")
     ap.add_argument("--crowd-oversample", type=int, default=3)
     ap.add_argument("--stocktwits-max", type=int, default=4000, help="cap on StockTwits rows (balanced) if present")
