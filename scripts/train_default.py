@@ -144,7 +144,7 @@ def write_card(out: Path, meta: dict) -> None:
               "- StockTwits messages are short, ticker-heavy and often carry no explicit cue; on the few author-tagged "
               "ones available for evaluation the model calls many of them neutral (see the table), so expect weaker "
               "direction calls on that source than on forum sentences.",
-              "- English only. Texts longer than max_length tokens are truncated.",
+              "- English only. Through `models.load_model` (every crowdpulse command), texts longer than max_length tokens are split at sentence ends into windows whose probabilities are averaged by token count; only `models.finetuned.predict_proba` used alone truncates at max_length.",
               "- Calibration was fitted on news-plus-crowd validation text; on other text the probabilities may be "
               "over- or under-confident (see the ECE column).", ""]
     (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
