@@ -83,6 +83,8 @@ def run_demo(store: Store, *, model: str = "default", prices_csv: Path | None = 
         data = gather_report_data(store, tickers=tickers, stats=stats, model=scorer.model_id,
                                   compute_stats=False, title="crowdpulse demo (SAMPLE DATA)")
         data.meta["notes"] = list(data.meta.get("notes", [])) + notes
+        if stats.empty:
+            data.meta["stats_note"] = ("No statistics: " + notes[-1]) if notes else data.meta.get("stats_note")
         write_report(data, report_out)
         report = Path(report_out)
     return DemoResult(posts=loaded.inserted + loaded.updated, model_id=scorer.model_id,

@@ -487,8 +487,8 @@ def top_posts_frame(store: Store, model_id: str, stance_rows: pd.DataFrame, inde
     st = st.merge(busiest, on=["ticker", "session"])
     picks = []
     for _, g in st.groupby(["ticker", "session"]):
-        bull = g[g["lean"] > 0].nlargest(per_side, "lean")
-        bear = g[g["lean"] < 0].nsmallest(per_side, "lean")
+        bull = g[g["label"] == "bullish"].nlargest(per_side, "lean")
+        bear = g[g["label"] == "bearish"].nsmallest(per_side, "lean")
         picks.append(pd.concat([bull, bear]))
     if not picks:
         return pd.DataFrame(columns=cols)
@@ -498,10 +498,9 @@ def top_posts_frame(store: Store, model_id: str, stance_rows: pd.DataFrame, inde
            FROM posts p JOIN (SELECT unnest(?::VARCHAR[]) AS source, unnest(?::VARCHAR[]) AS id) k
            USING (source, id)""",
         [list(sel["source"].astype(str)), list(sel["post_id"].astype(str))],
-    )
+    ).drop_duplicates(subset=["source", "id"])  # a post with stances on several tickers is asked for once a ticker
     posts["text"] = [("\n\n".join(x for x in (t, b) if isinstance(x, str) and x.strip())) for t, b in zip(posts["title"], posts["body"])]
     sel = sel.rename(columns={"post_id": "id"}).merge(posts[["source", "id", "text", "url"]], on=["source", "id"])
-    sel["label"] = np.where(sel["lean"] > 0, "bullish", "bearish")
     return sel[cols].reset_index(drop=True)
 
 

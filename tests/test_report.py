@@ -206,3 +206,26 @@ def test_cli_report(tmp_path):
     res = runner.invoke(app, ["report", "--out", str(out), "--db", str(db), "--stats", str(stats), "--windows", "20"])
     assert res.exit_code == 0, res.output
     assert "5 tests were run" in out.read_text()
+
+
+def test_top_posts_once_per_ticker_and_with_the_models_label(fresh_store):
+    """A post with stances on two tickers is listed once per ticker; a neutral stance is not called bullish."""
+    from datetime import datetime, timezone
+
+    from crowdpulse.index import stance_frame
+    from crowdpulse.report import top_posts_frame
+    from scrapers.records import Post
+    from sentiment.index import daily_index
+
+    when = datetime(2026, 1, 6, 15, 0, tzinfo=timezone.utc)
+    fresh_store.upsert_posts([Post("reddit", f"p{i}", "t", created_at=when, body=f"post {i}") for i in range(3)])
+    rows = [("p0", "IWM", "bearish", 0.1, 0.8), ("p0", "TLT", "bullish", 0.8, 0.1),
+            ("p1", "IWM", "neutral", 0.05, 0.01), ("p2", "IWM", "bullish", 0.9, 0.05)]
+    fresh_store.upsert("stances", [{"source": "reddit", "post_id": p, "model_id": "m", "ticker": t, "label": lab,
+                                    "p_bullish": b, "p_bearish": r, "p_neutral": 1 - b - r, "via": "symbol"}
+                                   for p, t, lab, b, r in rows])
+    st = stance_frame(fresh_store, "m")
+    top = top_posts_frame(fresh_store, "m", st, daily_index(st, by="ticker"))
+    assert not top.duplicated(["ticker", "id"]).any()
+    got = {(r.ticker, r.id): r.label for r in top.itertuples()}
+    assert got == {("IWM", "p0"): "bearish", ("TLT", "p0"): "bullish", ("IWM", "p2"): "bullish"}
