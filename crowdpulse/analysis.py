@@ -8,12 +8,6 @@ from crowdpulse.store import Store
 SIGNAL_COLUMNS = {"mean_score": "mean_score", "bullishness": "bullishness", "count": "n_posts"}
 
 
-def latest_model_id(store: Store) -> str | None:
-    """The model with the most score rows (what reports and exports use by default)."""
-    row = store.query("SELECT model_id, count(*) AS n FROM scores GROUP BY model_id ORDER BY n DESC LIMIT 1")
-    return None if row.empty else str(row.iloc[0]["model_id"])
-
-
 def ticker_summary(store: Store, model_id: str, top_themes: int = 3) -> pd.DataFrame:
     """Per ticker: posts, bullish/bearish/neutral shares and the most frequent themes of its posts."""
     stances = store.query(

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 
 from crowdpulse.config import ImportJob, RunConfig
 from crowdpulse.store import Store
@@ -221,7 +220,3 @@ STEP_FUNCS: dict[str, Callable[[Store, RunConfig, dict, RunResult], dict[str, An
     "prices": _prices, "correlate": _correlate, "report": _report,
 }
 
-
-def summary_frame(result: RunResult) -> pd.DataFrame:
-    rows = [{"step": s, **{k: v for k, v in c.items()}} for s, c in result.steps.items()]
-    return pd.DataFrame(rows)

@@ -81,7 +81,8 @@ def _prices(db: Path, tickers: list[str], prices_csv: Optional[Path]) -> Any:
 def _db_sentiment(db: Path, tickers: list[str], signal: str, model: Optional[str]) -> Any:
     if not Path(db).exists():
         raise CrowdpulseError(f"no database at {db}; score posts first or pass --sentiment-csv FILE")
-    from crowdpulse.analysis import latest_model_id, sentiment_signal
+    from crowdpulse.analysis import sentiment_signal
+    from crowdpulse.export import ExportError, pick_model
 
     try:
         from crowdpulse.index import ticker_index
@@ -90,9 +91,10 @@ def _db_sentiment(db: Path, tickers: list[str], signal: str, model: Optional[str
         raise CrowdpulseError("the database sentiment index is not available in this build "
                               f"({exc.name} missing); pass --sentiment-csv FILE with columns date, ticker, value") from exc
     with open_store(db, read_only=True) as store:
-        model_id = model or latest_model_id(store)
-        if model_id is None:
-            raise CrowdpulseError(f"{db} has no scored posts; run 'crowdpulse analyze' first or pass --sentiment-csv FILE")
+        try:
+            model_id = pick_model(store, model)
+        except ExportError as exc:
+            raise CrowdpulseError(f"{exc}, or pass --sentiment-csv FILE") from None
         index = ticker_index(store, model_id, tickers)
     return sentiment_signal(index, signal)
 
