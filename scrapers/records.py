@@ -51,7 +51,9 @@ class Post:
     raw: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Every field is an immutable scalar, so a shallow dict equals dataclasses.asdict, which
+        # deep-copies each value and took 80 % of the time of storing a dump import's rows.
+        return {name: getattr(self, name) for name in POST_FIELDS}
 
 
 POST_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Post))
