@@ -84,34 +84,27 @@ def import_reddit_dumps(store: Store, paths: Sequence[str | Path], filt: DumpFil
     files = _check_files(paths)
     filt = filt or DumpFilter()
     result = ImportResult(run_id=f"import-dump-{uuid.uuid4().hex[:12]}")
-    store.start_run(result.run_id, "import reddit-dump", {
-        "files": [str(p) for p in files], "subreddits": sorted(filt.subreddits), "match": filt.match,
-        "since": filt.since, "until": filt.until})
     depths: dict[str, int] | None = {} if compute_depth else None
-    status = "failed"
-    try:
-        with _progress(progress) as bar:
-            for path in files:
-                stats = DumpStats(str(path))
-                result.files.append(stats)
-                task = bar.add_task(path.name, total=path.stat().st_size, kept=0) if bar else None
+    config = {"files": [str(p) for p in files], "subreddits": sorted(filt.subreddits), "match": filt.match,
+              "since": filt.since, "until": filt.until}
+    with store.recorded_run(result.run_id, "import reddit-dump", config, result.counts) as run, \
+            _progress(progress) as bar:
+        for path in files:
+            stats = DumpStats(str(path))
+            result.files.append(stats)
+            task = bar.add_task(path.name, total=path.stat().st_size, kept=0) if bar else None
 
-                def on_block(s: DumpStats, task: Any = task) -> None:
-                    if bar:
-                        bar.update(task, completed=s.compressed_bytes, kept=s.kept)
+            def on_block(s: DumpStats, task: Any = task) -> None:
+                if bar:
+                    bar.update(task, completed=s.compressed_bytes, kept=s.kept)
 
-                posts = read_dump(path, filt, stats, depths=depths, on_block=on_block)
-                for batch in batched(posts, batch_size):
-                    _store(store, batch, result)
-                on_block(stats)
-                log.info("%s: %d lines, %d kept, %d corrupt%s", path, stats.lines, stats.kept,
-                         stats.corrupt, " (truncated)" if stats.truncated else "")
-        status = "partial" if result.problems() else "ok"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        store.finish_run(result.run_id, result.counts(), status=status)
+            posts = read_dump(path, filt, stats, depths=depths, on_block=on_block)
+            for batch in batched(posts, batch_size):
+                _store(store, batch, result)
+            on_block(stats)
+            log.info("%s: %d lines, %d kept, %d corrupt%s", path, stats.lines, stats.kept,
+                     stats.corrupt, " (truncated)" if stats.truncated else "")
+        run.status = "partial" if result.problems() else "ok"
     return result
 
 
@@ -123,25 +116,17 @@ def import_csv(store: Store, path: str | Path, columns: CsvColumns, source: str 
     result = ImportResult(run_id=f"import-csv-{uuid.uuid4().hex[:12]}")
     stats = CsvStats(str(path))
     result.files.append(stats)
-    store.start_run(result.run_id, "import csv", {
-        "file": str(path), "columns": columns.named(), "source": source, "precision": precision})
-    status = "failed"
-    try:
-        with _progress(False) if not progress else Progress(
-            TextColumn("[bold]{task.description}"), TextColumn("{task.completed:,} rows"),
-            TextColumn("{task.fields[kept]:,} stored"), TimeElapsedColumn()) as bar:
-            task = bar.add_task(path.name, total=None, kept=0) if bar else None
-            for posts in read_csv_export(path, columns, source=source, precision=precision,
-                                         stats=stats, chunksize=chunksize):
-                _store(store, posts, result)
-                if bar:
-                    bar.update(task, completed=stats.rows, kept=stats.posts)
-        status = "ok"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        store.finish_run(result.run_id, result.counts(), status=status)
+    config = {"file": str(path), "columns": columns.named(), "source": source, "precision": precision}
+    with store.recorded_run(result.run_id, "import csv", config, result.counts), (
+            _progress(False) if not progress else Progress(
+                TextColumn("[bold]{task.description}"), TextColumn("{task.completed:,} rows"),
+                TextColumn("{task.fields[kept]:,} stored"), TimeElapsedColumn())) as bar:
+        task = bar.add_task(path.name, total=None, kept=0) if bar else None
+        for posts in read_csv_export(path, columns, source=source, precision=precision,
+                                     stats=stats, chunksize=chunksize):
+            _store(store, posts, result)
+            if bar:
+                bar.update(task, completed=stats.rows, kept=stats.posts)
     return result
 
 

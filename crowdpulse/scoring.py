@@ -61,35 +61,32 @@ def score_store(store: Store, model, *, batch_size: int = 512, progress: bool = 
 
         encoder = default_encoder()
     run_id = f"score-{uuid.uuid4().hex[:12]}"
-    store.start_run(run_id, "score", {"model_id": model_id, "batch_size": batch_size, "posts": len(todo)})
-    starts = range(0, len(todo), batch_size)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), desc=f"scoring with {model_id}", unit="post")
-    status = "failed"
     try:
-        for start in starts:
-            batch = todo.iloc[start:start + batch_size]
-            result = analyze_posts(batch, model, encoder=encoder, context=thread_context(store, batch))
-            now = datetime.now(timezone.utc).replace(tzinfo=None)
-            with store.transaction():
-                store.upsert("scores", result.scores.assign(scored_at=now))
-                store.upsert("stances", result.stances)
-                store.upsert("themes", result.themes)
-            counts["posts"] += len(batch)
-            counts["scores"] += len(result.scores)
-            counts["stances"] += len(result.stances)
-            counts["themes"] += len(result.themes)
-            counts["batches"] += 1
-            if bar is not None:
-                bar.update(len(batch))
-        status = "ok"
+        with store.recorded_run(run_id, "score", {"model_id": model_id, "batch_size": batch_size, "posts": len(todo)},
+                                counts):
+            for start in range(0, len(todo), batch_size):
+                batch = todo.iloc[start:start + batch_size]
+                result = analyze_posts(batch, model, encoder=encoder, context=thread_context(store, batch))
+                now = datetime.now(timezone.utc).replace(tzinfo=None)
+                with store.transaction():
+                    store.upsert("scores", result.scores.assign(scored_at=now))
+                    store.upsert("stances", result.stances)
+                    store.upsert("themes", result.themes)
+                counts["posts"] += len(batch)
+                counts["scores"] += len(result.scores)
+                counts["stances"] += len(result.stances)
+                counts["themes"] += len(result.themes)
+                counts["batches"] += 1
+                if bar is not None:
+                    bar.update(len(batch))
     finally:
         if bar is not None:
             bar.close()
-        store.finish_run(run_id, counts, status=status)
     log.info("scored %d posts with %s: %d stances, %d themes", counts["posts"], model_id,
              counts["stances"], counts["themes"])
     return counts

@@ -132,37 +132,32 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
     key = crawl_key(site, target, query)
     cursor = store.get_cursor(source, key)
     run_id = run_id or f"scrape-{uuid.uuid4().hex[:12]}"
-    store.start_run(run_id, "scrape", {"site": site, "target": target, "base_url": base_url, "query": query,
-                                       "pages": pages, "limit": limit, "since": str(since) if since else None})
     counts = {"pages": 0, "posts": 0, "posts_new": 0, "posts_updated": 0}
+    config = {"site": site, "target": target, "base_url": base_url, "query": query, "pages": pages, "limit": limit,
+              "since": str(since) if since else None}
     stored = 0
     try:
-        steps = _crawler(client, site, target, cursor, base_url=base_url, pages=pages,
-                         since=parse_since(since), query=query)
-        for step in steps:
-            posts = step.posts
-            if limit is not None:
-                posts = posts[: max(0, limit - stored)]
-            result = store.save_page(source, key, posts, step.cursor)
-            stored += len(posts)
-            counts["pages"] += 1
-            counts["posts"] += len(posts)
-            counts["posts_new"] += result.inserted
-            counts["posts_updated"] += result.updated
-            if on_step:
-                on_step(step, counts)
-            if limit is not None and stored >= limit:
-                break
-    except BaseException as exc:  # a failure or a kill: what was stored stays; record how it ended
-        counts.update({k: v for k, v in client.stats.items()})
-        status = "error" if isinstance(exc, Exception) else "interrupted"
-        try:
-            store.finish_run(run_id, counts, status=status)
-        except Exception:  # the store itself failed: keep the original error
-            log.warning("could not record the end of run %s", run_id, exc_info=True)
-        if isinstance(exc, (ScraperError, CrowdpulseError)):
-            exc.counts = counts  # type: ignore[attr-defined]
+        with store.recorded_run(run_id, "scrape", config, counts):
+            try:
+                steps = _crawler(client, site, target, cursor, base_url=base_url, pages=pages,
+                                 since=parse_since(since), query=query)
+                for step in steps:
+                    posts = step.posts
+                    if limit is not None:
+                        posts = posts[: max(0, limit - stored)]
+                    result = store.save_page(source, key, posts, step.cursor)
+                    stored += len(posts)
+                    counts["pages"] += 1
+                    counts["posts"] += len(posts)
+                    counts["posts_new"] += result.inserted
+                    counts["posts_updated"] += result.updated
+                    if on_step:
+                        on_step(step, counts)
+                    if limit is not None and stored >= limit:
+                        break
+            finally:
+                counts.update(client.stats)
+    except (ScraperError, CrowdpulseError) as exc:  # what was stored stays; the caller reports the counts
+        exc.counts = counts  # type: ignore[attr-defined]
         raise
-    counts.update({k: v for k, v in client.stats.items()})
-    store.finish_run(run_id, counts)
     return counts

@@ -12,8 +12,9 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,18 @@ def _utc_naive(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(timezone.utc).replace(tzinfo=None)
     return value
+
+
+@dataclass
+class RunRecord:
+    """What :meth:`Store.recorded_run` writes when the run ends (the body updates both)."""
+
+    run_id: str
+    counts: dict[str, Any] | Callable[[], dict[str, Any]] = field(default_factory=dict)
+    status: str = "ok"
+
+    def final_counts(self) -> dict[str, Any]:
+        return self.counts() if callable(self.counts) else self.counts
 
 
 class Store:
@@ -321,6 +334,30 @@ class Store:
             "UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE run_id = ?",
             [datetime.now(timezone.utc).replace(tzinfo=None), status, json.dumps(counts, default=str), run_id],
         )
+
+    @contextmanager
+    def recorded_run(self, run_id: str, command: str, config: Any = None,
+                     counts: dict[str, Any] | Callable[[], dict[str, Any]] | None = None) -> Iterator[RunRecord]:
+        """Record the work done in the ``with`` body as one row of ``runs``.
+
+        The row says ``running`` at once; at the end it gets ``record.counts`` and how the run
+        ended (``counts`` may be a dict the body fills or a function called at the end):
+        ``record.status`` as the body left it (``ok`` unless it set e.g. ``partial``),
+        ``error`` when the body raised, ``interrupted`` on Ctrl-C or a kill signal. What the body
+        stored stays stored; a failure to record the end never hides the body's own error.
+        """
+        record = RunRecord(run_id, counts if counts is not None else {})
+        self.start_run(run_id, command, config)
+        try:
+            yield record
+        except BaseException as exc:
+            record.status = "error" if isinstance(exc, Exception) else "interrupted"
+            try:
+                self.finish_run(run_id, record.final_counts(), status=record.status)
+            except Exception:  # the store itself failed: keep the original error
+                log.warning("could not record the end of run %s", run_id, exc_info=True)
+            raise
+        self.finish_run(run_id, record.final_counts(), status=record.status)
 
     # ------------------------------------------------------------------ queries
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """The DuckDB store: idempotent upserts, crash safety, one writer, schema versions."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -204,3 +205,22 @@ def test_read_only_folder_is_a_clear_error(tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         Store.open(tmp_path / "nope" / "x.duckdb")
+
+
+def test_recorded_run_records_how_the_body_ended(tmp_path):
+    store = Store.open(tmp_path / "runs.duckdb")
+    with store.recorded_run("ok-run", "test", {"a": 1}, {"n": 0}) as run:
+        assert store.query("SELECT status FROM runs WHERE run_id = 'ok-run'").iloc[0, 0] == "running"
+        run.counts["n"] = 3
+        run.status = "partial"
+    with pytest.raises(ValueError):
+        with store.recorded_run("bad-run", "test", counts=lambda: {"n": 7}):
+            raise ValueError("boom")
+    with pytest.raises(KeyboardInterrupt):
+        with store.recorded_run("stopped-run", "test"):
+            raise KeyboardInterrupt
+    runs = store.query("SELECT run_id, status, counts FROM runs ORDER BY run_id").set_index("run_id")
+    assert runs.loc["ok-run", "status"] == "partial" and json.loads(runs.loc["ok-run", "counts"]) == {"n": 3}
+    assert runs.loc["bad-run", "status"] == "error" and json.loads(runs.loc["bad-run", "counts"]) == {"n": 7}
+    assert runs.loc["stopped-run", "status"] == "interrupted"
+    store.close()
