@@ -119,7 +119,16 @@ def main() -> None:
     torch_scorer = load_model(args.model, backend="torch", batch_size=args.batch_size)
     hf_model, tok, model_labels = torch_scorer.model, torch_scorer.tokenizer, torch_scorer.model_labels
     print(f"model {torch_scorer.model_id}: window {torch_scorer.max_length} tokens, T={torch_scorer.temperature:.3f}")
-    pipe = pipeline("text-classification", model=hf_model, tokenizer=tok, device=-1)
+    import transformers
+
+    verbosity = transformers.logging.get_verbosity()
+    # The default's mean-pooling head is not in the pipeline's list of known classes: it logs an
+    # error line, then runs through the pipeline like any sequence classifier.
+    transformers.logging.set_verbosity(transformers.logging.CRITICAL)
+    try:
+        pipe = pipeline("text-classification", model=hf_model, tokenizer=tok, device=-1)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     pipe_kw = {"truncation": True, "max_length": tok.model_max_length if tok.model_max_length < 10**6 else 512}
     pipe(texts[:8], **pipe_kw)  # warm-up
 

@@ -105,10 +105,16 @@ def load_finetuned(path: str | Path = DEFAULT_MODEL_DIR):
     (``name``, ``id2label``, ``temperature``, ``max_length``, ``weights_sha256``, ``training``...).
     """
     import transformers
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from models.heads import classifier_class
 
     p = Path(path)
     meta = read_meta(p)
+    try:
+        model_cls = classifier_class(meta.get("pooling", "cls"))
+    except ValueError as exc:
+        raise ModelError(f"{p / META_FILE}: {exc}") from exc
     prev = _quiet_transformers()
     try:
         id2label = meta["id2label"]
@@ -117,13 +123,13 @@ def load_finetuned(path: str | Path = DEFAULT_MODEL_DIR):
             from peft import PeftModel
 
             base = base_model_path(meta.get("base", "minilm"))
-            model = AutoModelForSequenceClassification.from_pretrained(
+            model = model_cls.from_pretrained(
                 base, num_labels=len(id2label), id2label=id2label, label2id=label2id
             )
             model = PeftModel.from_pretrained(model, str(p)).merge_and_unload()
             tokenizer = AutoTokenizer.from_pretrained(base)
         elif (p / "config.json").exists():
-            model = AutoModelForSequenceClassification.from_pretrained(str(p))
+            model = model_cls.from_pretrained(str(p))
             tok_src = str(p) if (p / "tokenizer_config.json").exists() else base_model_path(meta.get("base", "minilm"))
             tokenizer = AutoTokenizer.from_pretrained(tok_src)
         else:

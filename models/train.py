@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 #: LoRA targets: every linear layer inside the encoder blocks (attention q/k/v/output, FFN in/out).
 LORA_TARGETS = r".*encoder\.layer\.\d+\..*(query|key|value|dense)$"
-#: Modules trained in full and saved next to the adapters (small: ~150k parameters).
-FULL_MODULES = ["classifier", "pooler"]
+#: Modules trained in full and saved next to the adapters (small: ~150k parameters with the pooler).
+FULL_MODULES = {"cls": ["classifier", "pooler"], "mean": ["classifier"]}
 
 
 @dataclass
@@ -88,15 +88,16 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     }
 
 
-def _build_model(base_path: str, lora_r: int, lora_alpha: int | None, lora_dropout: float):
+def _build_model(base_path: str, lora_r: int, lora_alpha: int | None, lora_dropout: float, pooling: str):
     import transformers
-    from transformers import AutoModelForSequenceClassification
+
+    from models.heads import classifier_class
 
     id2label = dict(enumerate(LABELS))
     prev = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # "newly initialized classifier" is expected
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = classifier_class(pooling).from_pretrained(
             base_path, num_labels=len(LABELS), id2label=id2label, label2id={v: k for k, v in id2label.items()}
         )
     finally:
@@ -106,7 +107,7 @@ def _build_model(base_path: str, lora_r: int, lora_alpha: int | None, lora_dropo
     from peft import LoraConfig, get_peft_model
 
     cfg = LoraConfig(r=lora_r, lora_alpha=lora_alpha or 2 * lora_r, lora_dropout=lora_dropout,
-                     target_modules=LORA_TARGETS, modules_to_save=FULL_MODULES, bias="none")
+                     target_modules=LORA_TARGETS, modules_to_save=FULL_MODULES[pooling], bias="none")
     return get_peft_model(model, cfg)
 
 
@@ -127,6 +128,8 @@ def train(
     max_length: int = 128,
     weight_decay: float = 0.01,
     warmup_ratio: float = 0.06,
+    pooling: str = "mean",
+    label_smoothing: float = 0.0,
     threads: int | None = None,
     progress: bool = True,
     name: str | None = None,
@@ -135,7 +138,8 @@ def train(
     """Fine-tune ``base`` on ``data`` (DataFrame[text, label] with LABELS names) and write ``out_dir``.
 
     LoRA adapters (rank ``lora_r``; 0 = full fine-tune) on every encoder linear layer plus a fully
-    trained pooler and classifier head; AdamW with linear warm-up/decay; length-bucketed batches;
+    trained classifier head over the mean of the token states (``pooling="mean"``, see
+    :mod:`models.heads`) or over [CLS] and the pooler (``pooling="cls"``); AdamW with linear warm-up/decay; length-bucketed batches;
     after each epoch the macro-F1 on ``eval_data`` decides the best epoch, and training stops after
     ``patience`` epochs without improvement. The best weights are saved; a temperature is fitted on
     ``eval_data`` logits and stored in ``crowdpulse_model.json`` with the metrics.
@@ -151,6 +155,8 @@ def train(
     eval_data = _validate(eval_data, "evaluation data")
     if epochs < 1 or batch_size < 1 or max_length < 8:
         raise ModelError("epochs and batch_size must be at least 1 and max_length at least 8.")
+    if pooling not in FULL_MODULES:
+        raise ModelError(f"pooling must be one of {', '.join(FULL_MODULES)}, not {pooling!r}.")
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     _seed_all(seed)
@@ -159,8 +165,15 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
 
     base_path = base_model_path(base)
+    if pooling == "mean":
+        from transformers import AutoConfig
+
+        model_type = AutoConfig.from_pretrained(base_path).model_type
+        if model_type != "bert":
+            raise ModelError(f"pooling 'mean' needs a BERT-family base encoder, and {base!r} is {model_type!r}; "
+                             "use pooling 'cls'.")
     tokenizer = AutoTokenizer.from_pretrained(base_path)
-    model = _build_model(base_path, lora_r, lora_alpha, lora_dropout)
+    model = _build_model(base_path, lora_r, lora_alpha, lora_dropout, pooling)
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
     log.info("training %d rows, evaluating on %d; %d of %d parameters trainable; %d threads",
@@ -197,7 +210,7 @@ def train(
         for step, idx in enumerate(it, 1):
             feats = tokenizer.pad({"input_ids": [input_ids[i] for i in idx]}, return_tensors="pt")
             logits = model(input_ids=feats["input_ids"], attention_mask=feats["attention_mask"]).logits
-            loss = torch.nn.functional.cross_entropy(logits, y[idx])
+            loss = torch.nn.functional.cross_entropy(logits, y[idx], label_smoothing=label_smoothing)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -250,6 +263,7 @@ def train(
         "name": name or out.name,
         "kind": kind,
         "base": base,
+        "pooling": pooling,
         "id2label": {str(i): lab for i, lab in enumerate(LABELS)},
         "temperature": temperature,
         "max_length": max_length,
@@ -262,7 +276,8 @@ def train(
                 "epochs": epochs, "best_epoch": best_epoch, "lr": lr, "batch_size": batch_size, "seed": seed,
                 "patience": patience, "lora_r": lora_r, "lora_alpha": (lora_alpha or 2 * lora_r) if lora_r else None,
                 "lora_dropout": lora_dropout, "lora_targets": LORA_TARGETS if lora_r else None,
-                "fully_trained_modules": FULL_MODULES if lora_r else "all",
+                "fully_trained_modules": FULL_MODULES[pooling] if lora_r else "all",
+                "pooling": pooling, "label_smoothing": label_smoothing,
                 "max_length": max_length, "weight_decay": weight_decay, "warmup_ratio": warmup_ratio,
                 "optimizer": "AdamW, linear warm-up/decay, grad-norm clip 1.0", "threads": threads,
                 "trainable_parameters": int(n_trainable),

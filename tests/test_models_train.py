@@ -96,13 +96,14 @@ def _toy(n: int, seed: int) -> pd.DataFrame:
 
 
 @pytest.mark.slow  # ~10 s CPU, 30 s wall on the shared 2-core machine
-def test_train_save_load_predict_roundtrip(tmp_path):
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_train_save_load_predict_roundtrip(tmp_path, pooling):
     from models.finetuned import is_finetuned_folder, load_finetuned, predict_logits, predict_proba, read_meta
     from models.train import train
 
     out = tmp_path / "m"
     res = train(_toy(64, 0), _toy(15, 1), out, epochs=1, batch_size=16, lora_r=4, max_length=32, progress=False,
-                threads=1, name="toy")
+                threads=1, name="toy", pooling=pooling)
     assert res.best_epoch == 1 and res.temperature > 0 and res.seconds > 0
     assert set(res.metrics) >= {"accuracy", "macro_f1", "ece", "ece_calibrated", "nll"}
     assert is_finetuned_folder(out)
@@ -121,6 +122,9 @@ def test_train_save_load_predict_roundtrip(tmp_path):
     probs = predict_proba(model, tok, meta, ["calls on IWM", "puts on TLT", "when is CPI?"])
     assert probs.shape == (3, 3) and np.allclose(probs.sum(1), 1.0)
     assert read_meta(out)["training"]["hyper_parameters"]["lora_r"] == 4
+    assert read_meta(out)["pooling"] == pooling
+    assert type(model).__name__ == ("MeanPoolBertForSequenceClassification" if pooling == "mean"
+                                    else "BertForSequenceClassification")
 
 
 def test_train_rejects_unknown_labels(tmp_path):

@@ -101,6 +101,7 @@ def train_command(
     lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 4e-4,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Training batch size.")] = 32,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 13,
+    pooling: Annotated[str, typer.Option("--pooling", help="Classifier input: mean of the token states (BERT-family bases) or cls.")] = "mean",
 ) -> None:
     """Fine-tune a model on labeled data and save it as a folder usable as --model DIR.
 
@@ -134,7 +135,7 @@ def train_command(
         frame, held = _stratified_split(frame, 0.1, seed)
         extra["eval_data"] = f"stratified 10% of the training rows (seed {seed})"
     result = train(frame, held, out, base=base, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                   extra_meta=extra)
+                   pooling=pooling, extra_meta=extra)
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, (int, float)))
     console.print(f"saved {result.out_dir} (best epoch {result.best_epoch}, T={result.temperature:.3f}, "
                   f"{result.seconds:.0f} s): {metrics}")
