@@ -158,10 +158,18 @@ def _score(store: Store, config: RunConfig, context: dict, result: RunResult) ->
 
 
 def _model_id(store: Store, config: RunConfig, context: dict) -> str:
-    if "model" not in context:
-        from models import load_model
+    """The configured model's id; read from its files when it can be (a resumed run that skips
+    scoring does not load the model), else from the loaded model."""
+    if "model" in context:
+        return context["model"].model_id
+    from models.catalog import model_id_of
 
-        context["model"] = load_model(config.model)
+    known = model_id_of(config.model)
+    if known is not None:
+        return known
+    from models import load_model
+
+    context["model"] = load_model(config.model)
     return context["model"].model_id
 
 

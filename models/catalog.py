@@ -24,6 +24,30 @@ def _crowdpulse_id(folder: Path, name: str | None = None) -> str | None:
     return f"{name or meta.get('name') or folder.name}@{digest}"
 
 
+def model_id_of(spec: str) -> str | None:
+    """The model_id ``load_model(spec)`` would report, read from files without loading weights.
+
+    Known for ``default``, crowdpulse folders, ``vader`` and ``tfidf``; ``None`` for Hugging Face
+    models (their id needs the loaded model) and for specs that do not resolve.
+    """
+    from models.spec import ModelSpecError, resolve_spec
+
+    try:
+        resolved = resolve_spec(spec)
+    except ModelSpecError:
+        return None
+    if resolved.kind in ("default", "crowdpulse"):
+        return _crowdpulse_id(Path(resolved.path), "default" if resolved.kind == "default" else None)
+    if resolved.kind in ("vader", "tfidf"):
+        from models.baselines import TfidfModel, VaderModel
+
+        try:
+            return (VaderModel() if resolved.kind == "vader" else TfidfModel()).load().model_id
+        except ModelError:
+            return None
+    return None
+
+
 def available_models(models_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Rows ``{spec, model_id, kind, description}`` for default, vader, tfidf and saved folders.
 

@@ -204,3 +204,16 @@ def test_baseline_ids_and_direction():
     assert v.predict(["This is a great, wonderful gain", "terrible awful loss"]) == ["bullish", "bearish"]
     assert t.predict(["Stock price target raised, upgraded to buy", "Shares plunge after downgrade"]) == ["bullish", "bearish"]
     assert models.__all__ == ["LABELS", "SentimentModel", "load_model"]
+
+
+def test_model_id_of_reads_ids_without_loading_weights():
+    import json
+
+    from models.baselines import VaderModel
+    from models.catalog import model_id_of
+    from models.finetuned import DEFAULT_MODEL_DIR, META_FILE
+
+    meta = json.loads((DEFAULT_MODEL_DIR / META_FILE).read_text(encoding="utf-8"))
+    assert model_id_of("default") == "default@" + meta["weights_sha256"][:8]
+    assert model_id_of("vader") == VaderModel().load().model_id
+    assert model_id_of("./no/such/folder") is None
