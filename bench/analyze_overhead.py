@@ -43,7 +43,7 @@ def main() -> int:
         print(f"skipped: {SHARED} is not available")
         return 0
     from models import load_model
-    from sentiment.encoder import default_encoder as get_encoder
+    from models.encoder import default_encoder as get_encoder
     from sentiment.analyze import analyze_posts
     from sentiment.text import clean_text
     from sentiment.themes import ThemeScorer

@@ -57,7 +57,7 @@ def score_store(store: Store, model, *, batch_size: int = 512, progress: bool = 
         log.info("nothing to score for %s", model_id)
         return counts
     if encoder is None:
-        from sentiment.encoder import default_encoder
+        from models.encoder import default_encoder
 
         encoder = default_encoder()
     run_id = f"score-{uuid.uuid4().hex[:12]}"

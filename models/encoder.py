@@ -2,8 +2,13 @@
 
 The sentiment package uses these for theme detection::
 
-    from models.encoder import get_encoder
-    vectors = get_encoder().encode(["calls on IWM", "TLT puts printing"])  # (2, 384), unit rows
+    from models.encoder import default_encoder
+    vectors = default_encoder().encode(["calls on IWM", "TLT puts printing"])  # (2, 384), unit rows
+
+:func:`get_encoder` is the torch encoder (sentence-transformers). :func:`default_encoder` is the
+same weights, tokenizer and pooling exported once to ONNX and quantized to int8 (cached next to
+the classifier exports): on a busy 2-core CPU it embeds about 4x faster, which keeps themes cheap
+next to the classifier. When the export fails it logs why and returns the torch encoder.
 """
 from __future__ import annotations
 
@@ -71,3 +76,72 @@ class Encoder:
 def get_encoder() -> Encoder:
     """The process-wide encoder over the packaged all-MiniLM-L6-v2 (loaded once, lazily)."""
     return Encoder()
+
+
+ONNX_ENCODER_ID = "all-MiniLM-L6-v2-encoder"
+
+
+class OnnxEncoder:
+    """``encode(texts) -> (n, 384)`` unit rows, in input order, through ONNX Runtime (int8)."""
+
+    def __init__(self, max_length: int = 128, batch_size: int = 64) -> None:
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._session = None
+        self._tokenizer = None
+
+    def load(self) -> "OnnxEncoder":
+        if self._session is not None:
+            return self
+        from transformers import AutoModel, AutoTokenizer
+
+        from models.onnx import cache_dir, export_onnx, quantize_int8, session
+
+        base = base_model_dir()
+        folder = cache_dir() / ONNX_ENCODER_ID
+        target = folder / "model.int8.onnx"
+        if not target.exists():
+            tmp = folder / f"model.{os.getpid()}.tmp.onnx"
+            export_onnx(AutoModel.from_pretrained(base, local_files_only=True), tmp, output="last_hidden_state")
+            tmpq = folder / f"model.{os.getpid()}.tmp.int8.onnx"
+            quantize_int8(tmp, tmpq)
+            tmpq.replace(target)
+            tmp.unlink(missing_ok=True)
+            logger.info("exported the sentence encoder to %s", target)
+        self._session = session(target)
+        self._tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+        return self
+
+    def encode(self, texts: Sequence[str], batch_size: int | None = None, *, progress: bool = False) -> np.ndarray:
+        from models.onnx import feed
+
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = ["" if t is None else str(t) for t in texts]
+        self.load()
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        size = batch_size or self.batch_size
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for start in range(0, len(texts), size):
+            idx = order[start:start + size]
+            tok = self._tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                  max_length=self.max_length, return_tensors="np")
+            ids, mask = tok["input_ids"].astype(np.int64), tok["attention_mask"].astype(np.int64)
+            hidden = self._session.run(["last_hidden_state"], feed(self._session, ids, mask))[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return out
+
+
+@functools.lru_cache(maxsize=1)
+def default_encoder():
+    """The fastest encoder available: ONNX int8 MiniLM, else the torch :func:`get_encoder`."""
+    try:
+        return OnnxEncoder().load()
+    except Exception as exc:  # noqa: BLE001 - exporter/runtime raise many types
+        logger.warning("ONNX sentence encoder unavailable (%s: %s); using the torch encoder",
+                       type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        return get_encoder()

@@ -24,30 +24,43 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CROWDPULSE_CACHE", Path.home() / ".cache" / "crowdpulse")) / "onnx"
 
 
+def session(path: Path, threads: int | None = None):
+    """An ONNX Runtime CPU session with the project's options."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or default_threads()
+    opts.inter_op_num_threads = 1
+    opts.enable_cpu_mem_arena = False  # the arena keeps a block per distinct (batch, length) shape: GBs
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def feed(sess: Any, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The inputs ``sess`` takes (BERT exports also take token_type_ids, all zeros)."""
+    out = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if "token_type_ids" in {i.name for i in sess.get_inputs()}:
+        out["token_type_ids"] = np.zeros_like(input_ids)
+    return out
+
+
 class OnnxClassifier:
     """``__call__(input_ids, attention_mask) -> logits`` over an ONNX Runtime session."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or default_threads()
-        opts.inter_op_num_threads = 1
-        opts.enable_cpu_mem_arena = False  # the arena keeps a block per distinct (batch, length) shape: GBs
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.path = path
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.session = session(path, threads)
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        feed = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if "token_type_ids" in self._inputs:
-            feed["token_type_ids"] = np.zeros_like(input_ids)
-        return self.session.run(["logits"], feed)[0]
+        return self.session.run(["logits"], feed(self.session, input_ids, attention_mask))[0]
 
 
-def export_onnx(model: Any, path: Path, *, opset: int = 17) -> Path:
-    """Export a ``transformers`` sequence classifier to ONNX (fp32) with dynamic batch and length."""
+def export_onnx(model: Any, path: Path, *, output: str = "logits", opset: int = 17) -> Path:
+    """Export a ``transformers`` model to ONNX (fp32) with dynamic batch and length.
+
+    ``output`` names the model output to export: ``logits`` (sequence classifiers) or
+    ``last_hidden_state`` (encoders).
+    """
     import torch
 
     class _Wrapped(torch.nn.Module):
@@ -56,19 +69,20 @@ def export_onnx(model: Any, path: Path, *, opset: int = 17) -> Path:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask):  # noqa: D401 - torch signature
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+            return getattr(self.inner(input_ids=input_ids, attention_mask=attention_mask), output)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
     model = model.to("cpu").eval()
+    out_axes = {0: "batch"} if output == "logits" else {0: "batch", 1: "seq"}
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer chatter about shape checks that are constant for encoders
         torch.onnx.export(
             _Wrapped(model), (ids, mask), str(path), dynamo=False, opset_version=opset,
-            input_names=["input_ids", "attention_mask"], output_names=["logits"],
+            input_names=["input_ids", "attention_mask"], output_names=[output],
             dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                          "logits": {0: "batch"}},
+                          output: out_axes},
         )
     return path
 

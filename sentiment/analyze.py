@@ -113,7 +113,7 @@ def analyze_posts(
 
     ``context`` holds other posts of the same threads (parents, thread roots) that are not
     being scored but whose tickers a reply can inherit. ``encoder`` embeds texts for themes
-    (default: :func:`sentiment.encoder.default_encoder`, int8 ONNX MiniLM). ``themes=False`` skips theme detection.
+    (default: :func:`models.encoder.default_encoder`, int8 ONNX MiniLM). ``themes=False`` skips theme detection.
     """
     linker = linker or default_linker()
     df = _normalise(posts)
@@ -184,7 +184,7 @@ def analyze_posts(
     theme_rows = []
     if themes and len(texts):
         if encoder is None:
-            from sentiment.encoder import default_encoder
+            from models.encoder import default_encoder
 
             encoder = default_encoder()
         scorer = ThemeScorer(taxonomy, encoder)

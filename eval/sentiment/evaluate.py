@@ -175,7 +175,7 @@ def main() -> int:
     if df is None:
         print(f"skipped: {SHARED} is not available (the labels hold ids only)")
         return 0
-    from sentiment.encoder import default_encoder as get_encoder
+    from models.encoder import default_encoder as get_encoder
     from sentiment.themes import THEMES_FILE, ThemeScorer, load_taxonomy
 
     taxonomy = load_taxonomy(THEMES_FILE)
