@@ -50,13 +50,15 @@ def _raw(data: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in data.items() if k != "replies"}, ensure_ascii=False, default=str)
 
 
-def thing_to_post(kind: str, data: dict[str, Any], depth: int | None = None) -> Post:
+def thing_to_post(kind: str, data: dict[str, Any], depth: int | None = None, raw: str | None = None) -> Post:
     """Convert ONE Reddit object (``t3`` submission or ``t1`` comment) to a :class:`Post`.
 
     ``data`` is the object's dict as the API returns it or as a Pushshift dump line holds it.
     ``created_utc`` may be int, float or numeric string; ``parent_id``/``link_id`` may carry
     the ``t1_``/``t3_`` prefix or not. A submission always has depth 0; a comment gets
     ``depth`` if given, else its own ``depth`` field (0-based in the API, so +1), else None.
+    ``raw`` is the object's source text when the caller has it (a dump line); by default the
+    object is serialised again.
     """
     if kind not in ("t1", "t3"):
         raise ParseError(f"cannot convert a Reddit {kind!r} object to a post: only t1 (comment) and t3 (submission) are posts")
@@ -73,7 +75,7 @@ def thing_to_post(kind: str, data: dict[str, Any], depth: int | None = None) -> 
             title=clean_text(data.get("title"), drop_quotes=False) or None,
             body=clean_text(data.get("selftext")), score=_int_or_none(data.get("score")),
             url=WEB + permalink if permalink else (f"{WEB}/comments/{post_id}/"),
-            raw=_raw(data),
+            raw=raw if raw is not None else _raw(data),
         )
     thread_id = strip_prefix(data.get("link_id"))
     parent_id = strip_prefix(data.get("parent_id")) or thread_id
@@ -90,7 +92,7 @@ def thing_to_post(kind: str, data: dict[str, Any], depth: int | None = None) -> 
         source=SOURCE, id=post_id, thread_id=thread_id or post_id, parent_id=parent_id, depth=depth,
         author=data.get("author"), created_at=utc_from_epoch(data.get("created_utc")),
         title=None, body=clean_text(data.get("body")), score=_int_or_none(data.get("score")),
-        url=url, raw=_raw(data),
+        url=url, raw=raw if raw is not None else _raw(data),
     )
 
 

@@ -185,7 +185,7 @@ def parse_created(value: Any) -> datetime | None:
         return None
 
 
-def to_post(data: dict[str, Any], kind: str, depths: dict[str, int] | None = None) -> Post:
+def to_post(data: dict[str, Any], kind: str, depths: dict[str, int] | None = None, raw: str | None = None) -> Post:
     """One dump object as a Post via the Reddit API converter.
 
     Dumps carry no depth: with a ``depths`` dict (comment id -> depth of the comments seen so
@@ -203,7 +203,7 @@ def to_post(data: dict[str, Any], kind: str, depths: dict[str, int] | None = Non
                 depth = 1
             elif parent in depths:
                 depth = depths[parent] + 1
-    post = thing_to_post(kind, data, depth=depth)
+    post = thing_to_post(kind, data, depth=depth, raw=raw)
     if depths is not None and post.depth is not None and kind == "t1":
         depths[post.id] = post.depth
     return post
@@ -290,7 +290,10 @@ def _prefetch(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
 def _lines(fh: BinaryIO, stats: DumpStats) -> Iterator[tuple[bytes, int]]:
     """(chunk of whole lines, line number of its first line) pairs; counts lines."""
     tail = b""
-    for out in _prefetch(_chunks(fh, stats)):
+    # Newlines are counted in the reader thread (numpy releases the GIL): every newline of a
+    # decompressed chunk lands in the block cut from it, so the counts are the block's.
+    counted = ((out, _count_newlines(out)) for out in _chunks(fh, stats))
+    for out, newlines in _prefetch(counted):
         buf = tail + out if tail else out
         cut = buf.rfind(b"\n")
         if cut < 0:
@@ -299,7 +302,7 @@ def _lines(fh: BinaryIO, stats: DumpStats) -> Iterator[tuple[bytes, int]]:
         tail = buf[cut + 1:]
         block = buf[:cut + 1]
         first = stats.lines + 1
-        stats.lines += _count_newlines(block)
+        stats.lines += newlines
         yield block, first
     if tail.strip():
         if stats.truncated:  # a cut-off last line is not a corrupt one
@@ -422,7 +425,7 @@ def _line_to_post(line: bytes, where: tuple[bytes, int, int], kind: str | None, 
     if not filt.keeps(data, created):
         return None
     try:
-        post = to_post(data, kind or kind_from_fields(data), depths)
+        post = to_post(data, kind or kind_from_fields(data), depths, raw=line.decode("utf-8", "replace"))
     except (KeyError, TypeError, ValueError, OverflowError, OSError, ScraperError) as exc:
         stats.corrupt += 1
         if len(stats.corrupt_lines) < MAX_CORRUPT_EXAMPLES:
