@@ -1,26 +1,23 @@
 """Several fine-tuned classifiers over the same base, scored as one model.
 
-:class:`LogitEnsemble` runs every member on the same tokens and averages their logits, then adds
-one fixed offset per class (fitted on the validation split to balance the classes' recall;
-see :func:`fit_offsets`). It behaves like a ``transformers`` sequence classifier (``config``,
-``device``, ``forward(...).logits``), so the scorer, the ONNX export (one graph holding every
-member) and ``transformers.pipeline`` run it unchanged.
+:class:`LogitEnsemble` runs every member on the same tokens and averages their logits. It
+behaves like a ``transformers`` sequence classifier (``config``, ``device``,
+``forward(...).logits``), so the scorer, the ONNX export (one graph holding every member) and
+``transformers.pipeline`` run it unchanged.
 """
 from __future__ import annotations
 
 import copy
-import itertools
 from typing import Sequence
 
-import numpy as np
 import torch
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 
 class LogitEnsemble(torch.nn.Module):
-    """Mean of the members' logits plus ``offsets`` (one per class)."""
+    """Mean of the members' logits."""
 
-    def __init__(self, members: Sequence[torch.nn.Module], offsets: Sequence[float] | None = None) -> None:
+    def __init__(self, members: Sequence[torch.nn.Module]) -> None:
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
@@ -30,8 +27,6 @@ class LogitEnsemble(torch.nn.Module):
         self.members = torch.nn.ModuleList(members)
         self.config = copy.deepcopy(members[0].config)
         self.config.architectures = [type(self).__name__]
-        self.register_buffer("offsets", torch.tensor(list(offsets) if offsets is not None else [0.0] * n,
-                                                     dtype=torch.float32))
 
     @property
     def device(self) -> torch.device:
@@ -46,28 +41,7 @@ class LogitEnsemble(torch.nn.Module):
             m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
             for m in self.members
         ]).mean(0)
-        return SequenceClassifierOutput(logits=logits + self.offsets.to(logits.dtype))
-
-
-def fit_offsets(logits: np.ndarray, y: np.ndarray, *, grid: Sequence[float] = tuple(np.round(np.arange(-1.0, 1.01, 0.05), 2))
-                ) -> np.ndarray:
-    """Per-class logit offsets that maximise macro-F1 of ``argmax(logits + offsets)`` on (logits, y).
-
-    The last class's offset is fixed at 0 (only differences matter); the others are searched on
-    ``grid``. Ties go to the smallest total shift, so with no gain the offsets stay 0.
-    """
-    from sklearn.metrics import f1_score
-
-    k = logits.shape[1]
-    labels = list(range(k))
-    best, best_key = np.zeros(k), None
-    for combo in itertools.product(grid, repeat=k - 1):
-        off = np.array([*combo, 0.0])
-        f1 = f1_score(y, (logits + off).argmax(1), labels=labels, average="macro", zero_division=0)
-        key = (round(f1, 6), -float(np.abs(off).sum()))
-        if best_key is None or key > best_key:
-            best, best_key = off, key
-    return best
+        return SequenceClassifierOutput(logits=logits)
 
 
 def save_member(src, dst, *, half: bool = True) -> str:

