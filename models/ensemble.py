@@ -65,7 +65,7 @@ def save_member(src, dst, *, half: bool = True) -> str:
             tensors = load_file(str(f))
             save_file({k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, str(dst / f.name),
                       metadata={"format": "pt"})
-        elif f.is_file() and f.name != "README.md":
+        elif f.is_file() and f.name not in ("README.md", "MODEL_CARD.md"):  # the ensemble has one card
             shutil.copy2(f, dst / f.name)
     digest = weights_sha256(dst)
     meta = json.loads((dst / META_FILE).read_text(encoding="utf-8"))

@@ -182,7 +182,7 @@ def write_card(out: Path, meta: dict) -> None:
     (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
 
 
-def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str) -> None:
+def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, selection: str | None = None) -> None:
     """Write ``out`` as an ensemble of ``member_dirs``: members stored as float16, logits averaged,
     a temperature fitted on the validation split."""
     import shutil
@@ -231,6 +231,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str) -
                          "validation": classification_metrics(y, lg.argmax(1))}
                         for n, m, lg in zip(names, metas, logits)],
             "ensemble_validation": classification_metrics(y, mean.argmax(1)),
+            **({"selection": selection} if selection else {}),
         },
     }
     if any(m["training"]["data"] != tr0["data"] for m in metas):
@@ -263,6 +264,7 @@ def main() -> None:
     ap.add_argument("--combine", nargs="+", metavar="DIR",
                     help="instead of training: make --out an ensemble of these trained folders (same --split-seed), "
                          "with the temperature fitted on the validation split")
+    ap.add_argument("--selection", help="with --combine: how the members were chosen (goes into the card)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -325,7 +327,7 @@ def main() -> None:
         (out / "README.md").unlink(missing_ok=True)  # peft's auto-generated card; MODEL_CARD.md replaces it
 
     if args.combine:
-        combine(args.combine, val_df, out, cmd.strip())
+        combine(args.combine, val_df, out, cmd.strip(), args.selection)
 
     meta_path = out / META_FILE
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
