@@ -67,18 +67,11 @@ def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
     """ECE: bin predictions by top-class confidence into ``n_bins`` equal-width bins and
-    average |accuracy - confidence| weighted by the share of rows in each bin."""
+    average |accuracy - confidence| weighted by the share of rows in each bin
+    (:func:`models.metrics.expected_calibration_error` on the argmax's correctness)."""
+    from models.metrics import expected_calibration_error as ece_of_correct
+
     probs, labels = _check(probs, labels)
     if n_bins < 1:
         raise ModelError(f"n_bins must be at least 1, got {n_bins}.")
-    conf = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    # right-closed bins (lo, hi]; confidence 0 cannot happen for a probability vector
-    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        mask = idx == b
-        if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
-    return float(ece)
+    return ece_of_correct(probs, probs.argmax(axis=1) == labels, n_bins=n_bins)
