@@ -407,6 +407,15 @@ def _line_number(where: tuple[bytes, int, int]) -> int:
     return first + block.count(b"\n", 0, offset)
 
 
+def _count_corrupt(stats: DumpStats, where: tuple[bytes, int, int], what: str, exc: Exception) -> None:
+    """Count a corrupt line; the first MAX_CORRUPT_EXAMPLES get their line number kept and logged."""
+    stats.corrupt += 1
+    if len(stats.corrupt_lines) < MAX_CORRUPT_EXAMPLES:
+        lineno = _line_number(where)
+        stats.corrupt_lines.append(lineno)
+        log.warning("%s line %d %s (%s); skipped", stats.path, lineno, what, exc)
+
+
 def _line_to_post(line: bytes, where: tuple[bytes, int, int], kind: str | None, filt: DumpFilter, stats: DumpStats,
                   depths: dict[str, int] | None) -> Post | None:
     try:
@@ -414,11 +423,7 @@ def _line_to_post(line: bytes, where: tuple[bytes, int, int], kind: str | None, 
         if not isinstance(data, dict) or not data.get("id"):
             raise ValueError("not a Reddit object with an id")
     except ValueError as exc:
-        stats.corrupt += 1
-        if len(stats.corrupt_lines) < MAX_CORRUPT_EXAMPLES:
-            lineno = _line_number(where)
-            stats.corrupt_lines.append(lineno)
-            log.warning("%s line %d is not a Reddit JSON object (%s); skipped", stats.path, lineno, exc)
+        _count_corrupt(stats, where, "is not a Reddit JSON object", exc)
         return None
     stats.parsed += 1
     created = parse_created(data.get("created_utc"))
@@ -427,11 +432,7 @@ def _line_to_post(line: bytes, where: tuple[bytes, int, int], kind: str | None, 
     try:
         post = to_post(data, kind or kind_from_fields(data), depths, raw=line.decode("utf-8", "replace"))
     except (KeyError, TypeError, ValueError, OverflowError, OSError, ScraperError) as exc:
-        stats.corrupt += 1
-        if len(stats.corrupt_lines) < MAX_CORRUPT_EXAMPLES:
-            lineno = _line_number(where)
-            stats.corrupt_lines.append(lineno)
-            log.warning("%s line %d cannot be read as a post (%s); skipped", stats.path, lineno, exc)
+        _count_corrupt(stats, where, "cannot be read as a post", exc)
         return None
     stats.kept += 1
     return post
