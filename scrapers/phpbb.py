@@ -15,10 +15,10 @@ from typing import Any
 from bs4 import BeautifulSoup
 
 from scrapers.botwall import raise_if_bot_wall
-from scrapers.crawl import CrawlStep, base_of, resume_cursor
+from scrapers.crawl import CrawlStep, resume_cursor
 from scrapers.dates import parse_forum_date
 from scrapers.errors import ParseError
-from scrapers.forum_common import absolute, query_param, strip_session
+from scrapers.forum_common import absolute, query_param, strip_session, thread_url
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text
 from scrapers.dates import _fold
@@ -116,15 +116,7 @@ def crawl_topic(client: Any, target: str, base_url: str | None = None, cursor: A
                 pages: int | None = None) -> Iterator[CrawlStep]:
     """Crawl ``viewtopic.php?t=N`` page by page through ``start=``. ``target`` is a topic URL
     or a topic id (then ``base_url`` is the board's address). Cursor: ``{"start", "complete"}``."""
-    if target.isdigit():
-        if not base_url:
-            raise ParseError("a phpBB topic id needs the board's address: pass --base-url https://forum.example.com")
-        url = f"{base_of(base_url)}/viewtopic.php?t={target}"
-    else:
-        url = strip_session(target)
-        if base_url:
-            from urllib.parse import urlsplit
-            url = base_of(base_url) + "/viewtopic.php?" + urlsplit(url).query
+    url = thread_url(target, base_url, "viewtopic.php", "t", "phpBB topic", "board")
     topic = query_param(url, "t") or target
     cursor = resume_cursor(cursor)
     start = cursor.get("start", 0) if cursor else 0

@@ -10,15 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
 from scrapers.botwall import raise_if_bot_wall
-from scrapers.crawl import CrawlStep, base_of, resume_cursor
+from scrapers.crawl import CrawlStep, resume_cursor
 from scrapers.dates import parse_forum_date
 from scrapers.errors import ParseError
-from scrapers.forum_common import absolute, query_param, strip_session
+from scrapers.forum_common import absolute, query_param, strip_session, thread_url
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text
 
@@ -90,14 +89,7 @@ def parse(page: Page) -> ParseResult:
 def crawl_thread(client: Any, target: str, base_url: str | None = None, cursor: Any = None, *,
                  pages: int | None = None) -> Iterator[CrawlStep]:
     """Crawl ``showthread.php?threadid=N`` through ``pagenumber=``. Cursor: ``{"page", "complete"}``."""
-    if target.isdigit():
-        if not base_url:
-            raise ParseError("a vBulletin thread id needs the forum's address: pass --base-url https://forum.example.com")
-        url = f"{base_of(base_url)}/showthread.php?threadid={target}"
-    else:
-        url = strip_session(target)
-        if base_url:
-            url = base_of(base_url) + "/showthread.php?" + urlsplit(url).query
+    url = thread_url(target, base_url, "showthread.php", "threadid", "vBulletin thread", "forum")
     thread = query_param(url, "threadid") or query_param(url, "t") or target
     url = re.sub(r"[?&]pagenumber=\d+", "", url)
     cursor = resume_cursor(cursor)
