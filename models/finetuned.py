@@ -101,18 +101,26 @@ def load_finetuned(path: str | Path = DEFAULT_MODEL_DIR):
     """Load a fine-tuned folder offline.
 
     Returns ``(model, tokenizer, meta)``: a ``*ForSequenceClassification`` model in eval mode
-    (LoRA merged into the base weights), the tokenizer of the base, and the folder's metadata
+    (LoRA merged into the base weights; a :class:`models.ensemble.LogitEnsemble` for an ensemble folder), the tokenizer of the base, and the folder's metadata
     (``name``, ``id2label``, ``temperature``, ``max_length``, ``weights_sha256``, ``training``...).
     """
+    p = Path(path)
+    meta = read_meta(p)
+    model, tokenizer = (_load_ensemble if meta.get("kind") == "ensemble" else _load_single)(p, meta)
+    model.eval()
+    meta.setdefault("weights_sha256", weights_sha256(p))
+    meta.setdefault("temperature", 1.0)
+    meta.setdefault("max_length", 128)
+    return model, tokenizer, meta
+
+
+def _load_single(p: Path, meta: dict[str, Any]):
+    """(model, tokenizer) of a folder holding LoRA adapters over a base, or a whole model."""
     import transformers
     from transformers import AutoTokenizer
 
     from models.heads import classifier_class
 
-    p = Path(path)
-    meta = read_meta(p)
-    if meta.get("kind") == "ensemble":
-        return _load_ensemble(p, meta)
     try:
         model_cls = classifier_class(meta.get("pooling", "cls"))
     except ValueError as exc:
@@ -142,15 +150,12 @@ def load_finetuned(path: str | Path = DEFAULT_MODEL_DIR):
         raise ModelError(f"Cannot load the fine-tuned model in {p}: {exc}".replace("\n", " ")) from exc
     finally:
         transformers.logging.set_verbosity(prev)
-    model.eval()
-    meta.setdefault("weights_sha256", weights_sha256(p))
-    meta.setdefault("temperature", 1.0)
-    meta.setdefault("max_length", 128)
-    return model, tokenizer, meta
+    return model, tokenizer
 
 
 def _load_ensemble(p: Path, meta: dict[str, Any]):
-    """An ensemble folder: ``members`` names sub-folders that are fine-tuned folders themselves."""
+    """(model, tokenizer) of an ensemble folder: ``members`` names sub-folders that are
+    fine-tuned folders themselves, scored as one :class:`models.ensemble.LogitEnsemble`."""
     from models.ensemble import LogitEnsemble
 
     names = meta.get("members") or []
@@ -163,11 +168,7 @@ def _load_ensemble(p: Path, meta: dict[str, Any]):
             raise ModelError(f"ensemble member {p / name} orders its classes differently from {p / META_FILE}.")
         members.append(model)
         tokenizer = tokenizer or tok
-    model = LogitEnsemble(members).eval()
-    meta.setdefault("weights_sha256", weights_sha256(p))
-    meta.setdefault("temperature", 1.0)
-    meta.setdefault("max_length", 128)
-    return model, tokenizer, meta
+    return LogitEnsemble(members), tokenizer
 
 
 def predict_logits(model, tokenizer, texts: Sequence[str], *, max_length: int = 128, batch_size: int = 64,

@@ -1,15 +1,19 @@
 #!/usr/bin/env python
-"""Train (or re-evaluate) the shipped default model in models/default/.
+"""Train the members of the shipped default model, combine them into models/default/, re-evaluate.
 
-    python scripts/train_default.py                 # full rebuild (CPU; ~25-40 min on 1 free core)
+    python scripts/train_default.py --out /tmp/m1 [--pooling cls --seed 7 ...]   # one member (CPU; 20-40 min, 1 free core)
+    python scripts/train_default.py --combine /tmp/m1 /tmp/m2 /tmp/m3              # the ensemble -> models/default
     python scripts/train_default.py --eval-only     # re-measure metrics and rewrite MODEL_CARD.md
 
+models/default/MODEL_CARD.md lists the exact commands that built the shipped folder.
+
 Training data (licences allow it): Twitter Financial News sent_train.csv (MIT) minus a 10 %
-stratified validation split, the project's own crowd-language set models/crowd_data/crowd_train.csv
-(MIT, oversampled; every models/crowd_data/crowd_train*.csv), and the author-tagged StockTwits set (MIT) when
-shared/data/stocktwits/amoooma_stocktwits_labelled.csv exists. Early stopping and the temperature
-use only the validation split. Evaluation only: sent_valid.csv, Financial PhraseBank (CC BY-NC-SA,
-never trained on), crowd_test.csv, the labeled StockTwits messages in shared/fixtures/stocktwits.
+stratified validation split, the project's own crowd-language sets models/crowd_data/crowd_train*.csv
+(MIT, oversampled), and the author-tagged StockTwits set (MIT) when
+shared/data/stocktwits/amoooma_stocktwits_labelled.csv exists. Early stopping, the temperature and
+the choice of members use only the validation split. Evaluation only: sent_valid.csv, Financial
+PhraseBank (CC BY-NC-SA, never trained on), models/crowd_data/crowd_test*.csv, the labeled
+StockTwits messages in shared/fixtures/stocktwits.
 """
 from __future__ import annotations
 
