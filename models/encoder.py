@@ -95,19 +95,11 @@ class OnnxEncoder:
             return self
         from transformers import AutoModel, AutoTokenizer
 
-        from models.onnx import cache_dir, export_onnx, quantize_int8, session
+        from models.onnx import cache_dir, export_cached, session
 
         base = base_model_dir()
-        folder = cache_dir() / ONNX_ENCODER_ID
-        target = folder / "model.int8.onnx"
-        if not target.exists():
-            tmp = folder / f"model.{os.getpid()}.tmp.onnx"
-            export_onnx(AutoModel.from_pretrained(base, local_files_only=True), tmp, output="last_hidden_state")
-            tmpq = folder / f"model.{os.getpid()}.tmp.int8.onnx"
-            quantize_int8(tmp, tmpq)
-            tmpq.replace(target)
-            tmp.unlink(missing_ok=True)
-            logger.info("exported the sentence encoder to %s", target)
+        target = export_cached(lambda: AutoModel.from_pretrained(base, local_files_only=True), cache_dir() / ONNX_ENCODER_ID,
+                               "model.int8.onnx", output="last_hidden_state", keep_fp32=False)
         self._session = session(target)
         self._tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
         return self

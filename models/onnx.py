@@ -9,7 +9,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -103,6 +103,28 @@ def quantize_int8(src: Path, dst: Path) -> Path:
     return dst
 
 
+def export_cached(load: Callable[[], Any], folder: Path, target: str, *, output: str = "logits",
+                  quantize: bool = True, keep_fp32: bool = True) -> Path:
+    """``folder/target``: on first use the model ``load()`` returns is exported to ONNX
+    (``folder/model.onnx``) and, with ``quantize``, quantized to int8 into ``target``. Files are
+    written under temporary names and renamed, so a crash never leaves a half-written model."""
+    path = folder / target
+    if path.exists():
+        return path
+    fp32 = folder / "model.onnx"
+    tmp = folder / f"model.{os.getpid()}.tmp.onnx"
+    export_onnx(load(), tmp, output=output)
+    tmp.replace(fp32)
+    if quantize:
+        tmpq = folder / f"model.{os.getpid()}.tmp.int8.onnx"
+        quantize_int8(fp32, tmpq)
+        tmpq.replace(path)
+        if not keep_fp32:
+            fp32.unlink(missing_ok=True)
+    logger.info("exported ONNX model %s", path)
+    return path
+
+
 def onnx_classifier(model: Any, tokenizer: Any, model_id: str, *, quantize: bool = True) -> OnnxClassifier:
     """An ONNX Runtime classifier for ``model`` (exported and quantized on first use, then cached).
 
@@ -110,19 +132,11 @@ def onnx_classifier(model: Any, tokenizer: Any, model_id: str, *, quantize: bool
         ModelError: the export or the session failed (the caller may fall back to torch).
     """
     folder = cache_dir() / model_id.replace("/", "__")
-    fp32 = folder / "model.onnx"
-    target = folder / ("model.int8pc.onnx" if quantize else "model.onnx")
+    target = "model.int8pc.onnx" if quantize else "model.onnx"
     try:
-        if not target.exists():
+        if not (folder / target).exists():
             logger.info("exporting %s to ONNX in %s", model_id, folder)
-            tmp = folder / f"model.{os.getpid()}.tmp.onnx"
-            export_onnx(model, tmp)
-            tmp.replace(fp32)
-            if quantize:
-                tmpq = folder / f"model.{os.getpid()}.tmp.int8.onnx"
-                quantize_int8(fp32, tmpq)
-                tmpq.replace(target)
-        return OnnxClassifier(target)
+        return OnnxClassifier(export_cached(lambda: model, folder, target, quantize=quantize))
     except ModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - exporter/runtime raise many types; report one line
