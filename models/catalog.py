@@ -21,7 +21,7 @@ def _crowdpulse_id(folder: Path, name: str | None = None) -> str | None:
     except (ModelError, OSError, ValueError, KeyError) as exc:
         logger.warning("cannot read model folder %s: %s", folder, exc)
         return None
-    return f"{name or meta.get('name') or folder.name}@{digest}"
+    return f"{name or meta.get('name') or folder.resolve().name}@{digest}"  # as models.spec.load_model names it
 
 
 def model_id_of(spec: str) -> str | None:
