@@ -186,21 +186,6 @@ def write_card(out: Path, meta: dict) -> None:
     (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
 
 
-def _data_of_members(names: list[str], metas: list[dict]) -> list[dict]:
-    """The training files of all members, once each; a file whose use differs between members
-    says which member used it how (members may differ in oversampling or in the files they saw)."""
-    rows: dict[str, dict] = {}
-    uses: dict[str, dict[str, list[str]]] = {}
-    for name, m in zip(names, metas):
-        for rec in m["training"]["data"]:
-            rows.setdefault(rec["file"], dict(rec))
-            uses.setdefault(rec["file"], {}).setdefault(rec["use"], []).append(name)
-    for file, by_use in uses.items():
-        if len(by_use) > 1 or len(next(iter(by_use.values()))) < len(names):
-            rows[file]["use"] = "; ".join(f"{use} in {', '.join(who)}" for use, who in by_use.items())
-    return list(rows.values())
-
-
 def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, selection: str | None = None) -> None:
     """Write ``out`` as an ensemble of ``member_dirs``: members stored as float16, logits averaged,
     a temperature fitted on the validation split."""
@@ -243,7 +228,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
                                    "python scripts/train_default.py --combine "
                                    + " ".join(f"/tmp/cp-{n}" for n in names) + f" --out {out_arg}"]),
             "hardware": tr0.get("hardware"), "seconds": round(sum(m["training"]["seconds"] for m in metas), 1),
-            "data": _data_of_members(names, metas), "stocktwits_used": any(m["training"].get("stocktwits_used") for m in metas),
+            "data": tr0["data"], "stocktwits_used": tr0.get("stocktwits_used", False),
             "validation": tr0.get("validation"), "split_seed": tr0.get("split_seed", 13),
             "members": [{"folder": n, "pooling": m.get("pooling", "cls"), "hyper_parameters": m["training"]["hyper_parameters"],
                          "history": m["training"]["history"], "command": m["training"]["command"],

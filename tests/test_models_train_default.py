@@ -59,19 +59,6 @@ def test_card_matches_the_committed_crowd_data_and_names_the_rebuild_command():
     assert meta["training"]["evaluation"]["crowd_test.csv (project, held out)"]["rows"] >= 150
 
 
-def test_an_ensemble_card_lists_every_members_training_files():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("train_default", ROOT / "scripts" / "train_default.py")
-    td = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(td)
-    same = {"training": {"data": [{"file": "a.csv", "use": "train x2"}]}}
-    more = {"training": {"data": [{"file": "a.csv", "use": "train x4"}, {"file": "b.csv", "use": "train x4"}]}}
-    assert td._data_of_members(["m1", "m2"], [same, same]) == [{"file": "a.csv", "use": "train x2"}]
-    got = {d["file"]: d["use"] for d in td._data_of_members(["m1", "m2", "m3"], [same, more, same])}
-    assert got == {"a.csv": "train x2 in m1, m3; train x4 in m2", "b.csv": "train x4 in m2"}
-
-
 @pytest.mark.slow  # loads torch + the model: ~30 s wall on the shared machine
 def test_default_reads_crowd_language():
     from models.finetuned import load_finetuned, predict_proba
