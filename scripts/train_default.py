@@ -3,6 +3,7 @@
 
     python scripts/train_default.py --out /tmp/m1 [--pooling cls --seed 7 ...]   # one member (CPU; 20-40 min, 1 free core)
     python scripts/train_default.py --combine /tmp/m1 /tmp/m2 /tmp/m3              # the ensemble -> models/default
+    python scripts/train_default.py --combine /tmp/m1 ... /tmp/m5 --max-members 3  # the best 3 or fewer, chosen on validation
     python scripts/train_default.py --eval-only     # re-measure metrics and rewrite MODEL_CARD.md
 
 models/default/MODEL_CARD.md lists the exact commands that built the shipped folder.
@@ -186,9 +187,32 @@ def write_card(out: Path, meta: dict) -> None:
     (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
 
 
-def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, selection: str | None = None) -> None:
+def select_members(dirs: list[str], logits: list[np.ndarray], y: np.ndarray, max_members: int) -> tuple[list[int], str]:
+    """The subset of at most ``max_members`` runs whose averaged logits score the highest macro-F1
+    on the validation split (ties: higher accuracy, then fewer members), and a sentence saying so."""
+    from itertools import combinations
+
+    def score(idx: tuple[int, ...]) -> tuple[float, float, int]:
+        m = classification_metrics(y, np.mean([logits[i] for i in idx], axis=0).argmax(1))
+        return m["macro_f1"], m["accuracy"], -len(idx)
+
+    ranked = sorted(((score(c), c) for r in range(1, max_members + 1) for c in combinations(range(len(dirs)), r)),
+                    reverse=True)
+    (best, keep), (second, other) = ranked[0], ranked[1]
+    name = lambda idx: " + ".join(Path(dirs[i]).name for i in idx)  # noqa: E731
+    singles = ", ".join(f"{Path(d).name} {score((i,))[0]:.4f}" for i, d in enumerate(dirs))
+    text = (f"{len(dirs)} candidate runs on the same data and validation split (validation macro-F1 alone: {singles}). "
+            f"Every ensemble of 1 to {max_members} of them was scored on the validation split only; the best, "
+            f"{name(keep)}, reached macro-F1 {best[0]:.4f} (accuracy {best[1]:.4f}); the runner-up, {name(other)}, "
+            f"{second[0]:.4f}. The evaluation files played no part in the choice.")
+    return list(keep), text
+
+
+def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, selection: str | None = None,
+            max_members: int | None = None) -> None:
     """Write ``out`` as an ensemble of ``member_dirs``: members stored as float16, logits averaged,
-    a temperature fitted on the validation split."""
+    a temperature fitted on the validation split. With ``max_members``, the members are the best
+    subset of ``member_dirs`` on the validation split (:func:`select_members`)."""
     import shutil
 
     from models.calibration import fit_temperature
@@ -198,6 +222,8 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
     splits = {(m["training"].get("validation"), m["training"].get("split_seed", 13)) for m in metas}
     if len(splits) > 1:
         raise SystemExit("error: the members were validated on different splits; train them with the same --split-seed.")
+    if any(m["training"]["data"] != metas[0]["training"]["data"] for m in metas):  # else the card could not say what each was trained on
+        raise SystemExit("error: the members were trained on different data files; retrain them on the same files.")
     out_arg = "models/default" if out.resolve() == DEFAULT_MODEL_DIR.resolve() else str(out)
     y = val_df["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
     logits = []
@@ -206,6 +232,13 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
         cols = [{v: k for k, v in mm["id2label"].items()}[name] for name in LABELS]
         logits.append(predict_logits(model, tok, val_df["text"].tolist(), max_length=128)[:, cols])
         log.info("member %s: validation %s", d, classification_metrics(y, logits[-1].argmax(1)))
+    chosen_by = None
+    if max_members and len(member_dirs) > max_members:
+        keep, chosen_by = select_members([str(d) for d in member_dirs], logits, y, max_members)
+        member_dirs = [member_dirs[i] for i in keep]
+        metas = [metas[i] for i in keep]
+        logits = [logits[i] for i in keep]
+        log.info("selected on the validation split: %s", ", ".join(map(str, member_dirs)))
     mean = np.mean(logits, axis=0)
     temperature = fit_temperature(mean, y)
     log.info("ensemble: validation %s; T=%.3f", classification_metrics(y, mean.argmax(1)), temperature)
@@ -235,11 +268,9 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
                          "validation": classification_metrics(y, lg.argmax(1))}
                         for n, m, lg in zip(names, metas, logits)],
             "ensemble_validation": classification_metrics(y, mean.argmax(1)),
-            **({"selection": selection} if selection else {}),
+            **({"selection": " ".join(x for x in (chosen_by, selection) if x)} if chosen_by or selection else {}),
         },
     }
-    if any(m["training"]["data"] != tr0["data"] for m in metas):
-        raise SystemExit("error: the members were trained on different data files; retrain them on the same files.")
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if out.exists():
         shutil.rmtree(out)
@@ -269,6 +300,8 @@ def main() -> None:
                     help="instead of training: make --out an ensemble of these trained folders (same --split-seed), "
                          "with the temperature fitted on the validation split")
     ap.add_argument("--selection", help="with --combine: how the members were chosen (goes into the card)")
+    ap.add_argument("--max-members", type=int, default=None,
+                    help="with --combine: keep the best subset of at most this many runs, chosen on the validation split")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -331,7 +364,7 @@ def main() -> None:
         (out / "README.md").unlink(missing_ok=True)  # peft's auto-generated card; MODEL_CARD.md replaces it
 
     if args.combine:
-        combine(args.combine, val_df, out, cmd.strip(), args.selection)
+        combine(args.combine, val_df, out, cmd.strip(), args.selection, args.max_members)
 
     meta_path = out / META_FILE
     meta = json.loads(meta_path.read_text(encoding="utf-8"))

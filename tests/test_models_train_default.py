@@ -59,6 +59,23 @@ def test_card_matches_the_committed_crowd_data_and_names_the_rebuild_command():
     assert meta["training"]["evaluation"]["crowd_test.csv (project, held out)"]["rows"] >= 150
 
 
+def test_ensemble_members_are_chosen_on_the_validation_split_alone():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_default", ROOT / "scripts" / "train_default.py")
+    td = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(td)
+    y = np.array([0, 1, 2] * 20)
+    onehot = np.eye(3)[y] * 4.0
+    rng = np.random.default_rng(0)
+    good = onehot + rng.normal(0, 1.0, onehot.shape)
+    noisy = onehot + rng.normal(0, 3.0, onehot.shape)
+    wrong = np.eye(3)[(y + 1) % 3] * 4.0
+    keep, text = td.select_members(["/r/good", "/r/noisy", "/r/wrong"], [good, noisy, wrong], y, 2)
+    assert 2 not in keep and 0 in keep  # never the run that is always wrong
+    assert "good" in text and "validation split only" in text
+
+
 @pytest.mark.slow  # loads torch + the model: ~30 s wall on the shared machine
 def test_default_reads_crowd_language():
     from models.finetuned import load_finetuned, predict_proba
