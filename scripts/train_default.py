@@ -188,21 +188,23 @@ def write_card(out: Path, meta: dict) -> None:
 
 
 def select_members(dirs: list[str], logits: list[np.ndarray], y: np.ndarray, max_members: int) -> tuple[list[int], str]:
-    """The subset of at most ``max_members`` runs whose averaged logits score the highest macro-F1
-    on the validation split (ties: higher accuracy, then fewer members), and a sentence saying so."""
+    """The subset of 2 to ``max_members`` runs whose averaged logits score the highest macro-F1
+    on the validation split (ties: higher accuracy, then fewer members), and a sentence saying so.
+    Single runs are not candidates: one validation split is too small to tell a lucky run from a
+    better one, and averaging runs is what keeps the shipped model from being the lucky one."""
     from itertools import combinations
 
     def score(idx: tuple[int, ...]) -> tuple[float, float, int]:
         m = classification_metrics(y, np.mean([logits[i] for i in idx], axis=0).argmax(1))
         return m["macro_f1"], m["accuracy"], -len(idx)
 
-    ranked = sorted(((score(c), c) for r in range(1, max_members + 1) for c in combinations(range(len(dirs)), r)),
+    ranked = sorted(((score(c), c) for r in range(2, max_members + 1) for c in combinations(range(len(dirs)), r)),
                     reverse=True)
     (best, keep), (second, other) = ranked[0], ranked[1]
     name = lambda idx: " + ".join(Path(dirs[i]).name for i in idx)  # noqa: E731
     singles = ", ".join(f"{Path(d).name} {score((i,))[0]:.4f}" for i, d in enumerate(dirs))
     text = (f"{len(dirs)} candidate runs on the same data and validation split (validation macro-F1 alone: {singles}). "
-            f"Every ensemble of 1 to {max_members} of them was scored on the validation split only; the best, "
+            f"Every ensemble of 2 to {max_members} of them was scored on the validation split only; the best, "
             f"{name(keep)}, reached macro-F1 {best[0]:.4f} (accuracy {best[1]:.4f}); the runner-up, {name(other)}, "
             f"{second[0]:.4f}. The evaluation files played no part in the choice.")
     return list(keep), text
@@ -301,7 +303,7 @@ def main() -> None:
                          "with the temperature fitted on the validation split")
     ap.add_argument("--selection", help="with --combine: how the members were chosen (goes into the card)")
     ap.add_argument("--max-members", type=int, default=None,
-                    help="with --combine: keep the best subset of at most this many runs, chosen on the validation split")
+                    help="with --combine: keep the best subset of 2 to this many runs, chosen on the validation split")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -364,6 +366,8 @@ def main() -> None:
         (out / "README.md").unlink(missing_ok=True)  # peft's auto-generated card; MODEL_CARD.md replaces it
 
     if args.combine:
+        if args.max_members is not None and args.max_members < 2:
+            raise SystemExit("error: --max-members must be at least 2 (an ensemble); train a single model with --out")
         combine(args.combine, val_df, out, cmd.strip(), args.selection, args.max_members)
 
     meta_path = out / META_FILE
