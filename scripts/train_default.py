@@ -2,8 +2,8 @@
 """Train the members of the shipped default model, combine them into models/default/, re-evaluate.
 
     python scripts/train_default.py --out /tmp/m1 [--pooling cls --seed 7 ...]   # one member (CPU; 20-40 min, 1 free core)
-    python scripts/train_default.py --combine /tmp/m1 /tmp/m2 /tmp/m3              # the ensemble -> models/default
-    python scripts/train_default.py --combine /tmp/m1 ... /tmp/m5 --max-members 3  # the best 3 or fewer, chosen on validation
+    python scripts/train_default.py --combine /tmp/m1 /tmp/m2 /tmp/m3 --out models/default   # the ensemble
+    python scripts/train_default.py --combine /tmp/m1 ... /tmp/m5 --max-members 3 --out models/default  # best 2-3, on validation
     python scripts/train_default.py --eval-only     # re-measure metrics and rewrite MODEL_CARD.md
 
 models/default/MODEL_CARD.md lists the exact commands that built the shipped folder.
@@ -281,7 +281,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=str(DEFAULT_MODEL_DIR))
+    ap.add_argument("--out", help="folder to write (required to train or --combine; --eval-only defaults to models/default)")
     ap.add_argument("--shared", default=None, help="shared folder with data/ and fixtures/ (default ../shared)")
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--lr", type=float, default=6e-4)
@@ -309,7 +309,10 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     shared = shared_dir(args.shared)
     data = shared / "data"
-    out = Path(args.out)
+    if args.out is None and not args.eval_only:
+        ap.error("--out DIR is required: a training run writes one member, e.g. --out /tmp/m1; "
+                 "--combine ... --out models/default replaces the shipped model")
+    out = Path(args.out or DEFAULT_MODEL_DIR)
 
     sent_train_p = data / "twitter_fin_news" / "sent_train.csv"
     crowd_train_files = sorted(CROWD_DIR.glob("crowd_train*.csv"))
