@@ -197,6 +197,12 @@ def predict_logits(model, tokenizer, texts: Sequence[str], *, max_length: int = 
     return out
 
 
+def label_columns(meta: dict) -> list[int]:
+    """Output columns of a loaded folder (``meta`` from :func:`load_finetuned`) in :data:`LABELS` order."""
+    column = {name: i for i, name in meta["id2label"].items()}
+    return [column[name] for name in LABELS]
+
+
 def predict_proba(model, tokenizer, meta: dict, texts: Sequence[str], *, batch_size: int = 64,
                   calibrated: bool = True, progress: bool = False) -> np.ndarray:
     """Probabilities in :data:`LABELS` column order, temperature-scaled when ``calibrated``."""
@@ -206,5 +212,4 @@ def predict_proba(model, tokenizer, meta: dict, texts: Sequence[str], *, batch_s
                             batch_size=batch_size, progress=progress)
     t = float(meta.get("temperature", 1.0)) if calibrated else 1.0
     probs = apply_temperature(logits, t)
-    cols = [{v: k for k, v in meta["id2label"].items()}[name] for name in LABELS]
-    return probs[:, cols]
+    return probs[:, label_columns(meta)]

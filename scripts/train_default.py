@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from models.calibration import apply_temperature, expected_calibration_error  # noqa: E402
 from models.data import read_labeled  # noqa: E402
-from models.finetuned import (DEFAULT_MODEL_DIR, META_FILE, load_finetuned, predict_logits,  # noqa: E402
-                              sha256_file, weights_sha256)
+from models.finetuned import (DEFAULT_MODEL_DIR, META_FILE, label_columns, load_finetuned,  # noqa: E402
+                              predict_logits, sha256_file, weights_sha256)
 from models.labels import LABELS  # noqa: E402
 from models.train import classification_metrics, train  # noqa: E402
 
@@ -80,13 +80,21 @@ def read_stocktwits_fixtures(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "label", "file"]).drop_duplicates("text").reset_index(drop=True)
 
 
+def label_ids(df: pd.DataFrame) -> np.ndarray:
+    """``df["label"]`` as class indices in :data:`LABELS` order."""
+    return df["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
+
+
+def logits_of(model, tok, meta, df: pd.DataFrame, max_length: int) -> np.ndarray:
+    """Raw logits of ``df["text"]``, columns in :data:`LABELS` order."""
+    return predict_logits(model, tok, df["text"].tolist(), max_length=max_length)[:, label_columns(meta)]
+
+
 def evaluate(model, tok, meta, df: pd.DataFrame) -> dict:
-    logits = predict_logits(model, tok, df["text"].tolist(), max_length=int(meta["max_length"]))
-    cols = [{v: k for k, v in meta["id2label"].items()}[name] for name in LABELS]
-    logits = logits[:, cols]
+    logits = logits_of(model, tok, meta, df, int(meta["max_length"]))
     probs = apply_temperature(logits, float(meta["temperature"]))
     raw = apply_temperature(logits, 1.0)
-    y = df["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
+    y = label_ids(df)
     out = {"rows": int(len(df)), **classification_metrics(y, probs.argmax(1)),
            "ece": expected_calibration_error(raw, y), "ece_calibrated": expected_calibration_error(probs, y)}
     if set(df["label"]) <= {"bullish", "bearish"}:  # two-class set: direction only
@@ -227,12 +235,10 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
     if any(m["training"]["data"] != metas[0]["training"]["data"] for m in metas):  # else the card could not say what each was trained on
         raise SystemExit("error: the members were trained on different data files; retrain them on the same files.")
     out_arg = "models/default" if out.resolve() == DEFAULT_MODEL_DIR.resolve() else str(out)
-    y = val_df["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
+    y = label_ids(val_df)
     logits = []
-    for d, m in zip(member_dirs, metas):
-        model, tok, mm = load_finetuned(d)
-        cols = [{v: k for k, v in mm["id2label"].items()}[name] for name in LABELS]
-        logits.append(predict_logits(model, tok, val_df["text"].tolist(), max_length=128)[:, cols])
+    for d in member_dirs:
+        logits.append(logits_of(*load_finetuned(d), val_df, 128))
         log.info("member %s: validation %s", d, classification_metrics(y, logits[-1].argmax(1)))
     chosen_by = None
     if max_members and len(member_dirs) > max_members:
@@ -252,6 +258,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
         names.append(f"member{i}")
         save_member(d, tmp / names[-1])
     tr0 = metas[0]["training"]
+    note = " ".join(x for x in (chosen_by, selection) if x)  # how the members were chosen
     meta = {
         "format": 1, "name": "crowdpulse-minilm-ensemble-v2", "kind": "ensemble", "base": metas[0].get("base", "minilm"),
         "members": names,
@@ -270,7 +277,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
                          "validation": classification_metrics(y, lg.argmax(1))}
                         for n, m, lg in zip(names, metas, logits)],
             "ensemble_validation": classification_metrics(y, mean.argmax(1)),
-            **({"selection": " ".join(x for x in (chosen_by, selection) if x)} if chosen_by or selection else {}),
+            **({"selection": note} if note else {}),
         },
     }
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -312,6 +319,8 @@ def main() -> None:
     if args.out is None and not args.eval_only:
         ap.error("--out DIR is required: a training run writes one member, e.g. --out /tmp/m1; "
                  "--combine ... --out models/default replaces the shipped model")
+    if args.max_members is not None and args.max_members < 2:
+        ap.error("--max-members must be at least 2 (an ensemble); train a single model with --out")
     out = Path(args.out or DEFAULT_MODEL_DIR)
 
     sent_train_p = data / "twitter_fin_news" / "sent_train.csv"
@@ -369,8 +378,6 @@ def main() -> None:
         (out / "README.md").unlink(missing_ok=True)  # peft's auto-generated card; MODEL_CARD.md replaces it
 
     if args.combine:
-        if args.max_members is not None and args.max_members < 2:
-            raise SystemExit("error: --max-members must be at least 2 (an ensemble); train a single model with --out")
         combine(args.combine, val_df, out, cmd.strip(), args.selection, args.max_members)
 
     meta_path = out / META_FILE
