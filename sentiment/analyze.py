@@ -152,7 +152,7 @@ def analyze_posts(
     for n, (text, ms) in enumerate(zip(texts, mentions)):
         if len({m.ticker for m in ms}) < 2:
             continue
-        at = [(m.start, m.ticker) for m in ms]
+        at = [(m.start, m.end, m.ticker) for m in ms]
         for sent in split_sentences(text):
             for span, names in split_clauses(text, sent, at):
                 if not names:

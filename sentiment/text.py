@@ -68,19 +68,24 @@ def clean_text(text: str | None) -> str:
     return "\n".join(kept).strip()
 
 
-def split_clauses(text: str, span: Span, tickers_at: Sequence[tuple[int, str]]) -> list[tuple[Span, frozenset[str]]]:
+def split_clauses(text: str, span: Span, mentions: Sequence[tuple[int, int, str]]) -> list[tuple[Span, frozenset[str]]]:
     """Split a sentence into clauses where each side names a different ticker.
 
-    ``tickers_at`` holds (offset, ticker) pairs inside the text. A sentence splits on "but",
+    ``mentions`` holds (start, end, ticker) offsets inside the text. A sentence splits on "but",
     "while", "and", ";" (and a few more) only where the pieces on both sides name different
-    tickers and each piece has at least three words; otherwise it stays whole.
+    tickers and each piece has at least three words; otherwise it stays whole. "and" between two
+    ticker mentions ("I'd avoid CM and BNS") joins the objects of one verb and never splits.
     """
-    inside = [(o, t) for o, t in tickers_at if span.start <= o < span.end]
+    inside = [(s, t) for s, _, t in mentions if span.start <= s < span.end]
     whole = [(span, frozenset(t for _, t in inside))]
     if len({t for _, t in inside}) < 2:
         return whole
+    starts = {s for s, _, _ in mentions}
+    ends = {e for _, e, _ in mentions}
     cuts = [span.start]
     for m in _CONNECTOR.finditer(text, span.start, span.end):
+        if m.start() in ends and m.end() in starts and m.group().strip(" ,").lower() == "and":
+            continue
         cuts.extend([m.start(), m.end()])
     cuts.append(span.end)
     parts = [(cuts[i], cuts[i + 1]) for i in range(0, len(cuts) - 1, 2) if cuts[i] < cuts[i + 1]]

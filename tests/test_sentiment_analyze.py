@@ -29,7 +29,7 @@ def test_mixed_ticker_clauses_get_their_own_stance():
 
 def test_clause_split_needs_a_different_ticker_on_each_side():
     text = "IWM and TLT both fall, but SPY will rally"
-    at = [(m.start, m.ticker) for m in link_tickers(text)]
+    at = [(m.start, m.end, m.ticker) for m in link_tickers(text)]
     spans = split_clauses(text, split_sentences(text)[0], at)
     assert [(text[s.start:s.end], set(n)) for s, n in spans] == [
         ("IWM and TLT both fall", {"IWM", "TLT"}), ("SPY will rally", {"SPY"})]
@@ -119,3 +119,10 @@ def test_single_sentence_post_is_not_scored_twice():
     model = KeywordModel()
     analyze_posts(pd.DataFrame([post("1", "IWM and TLT both fall")]), model, encoder=HashEncoder())
     assert model.calls == [["IWM and TLT both fall"]]
+
+
+def test_and_between_two_tickers_does_not_split_the_verb_from_its_object():
+    text = "I'd avoid CM and BNS unless you want the high yields"
+    at = [(m.start, m.end, m.ticker) for m in link_tickers(text)]
+    spans = split_clauses(text, split_sentences(text)[0], at)
+    assert [(text[s.start:s.end], set(n)) for s, n in spans] == [(text, {"CM", "BNS"})]
