@@ -2,11 +2,15 @@
 
 The exported files are cached under ``$CROWDPULSE_CACHE`` (default ``~/.cache/crowdpulse``)
 ``/onnx/<model_id>/``, so only the first load of a model pays for the export (a few seconds).
+Each retrained model gets a new id, so after every new export the cache keeps only the
+``$CROWDPULSE_ONNX_KEEP`` (default 4) most recently used models and deletes the rest.
 """
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -103,6 +107,38 @@ def quantize_int8(src: Path, dst: Path) -> Path:
     return dst
 
 
+def keep_count() -> int:
+    """How many exported models the cache keeps (``$CROWDPULSE_ONNX_KEEP``, default 4, at least 1)."""
+    raw = os.environ.get("CROWDPULSE_ONNX_KEEP", "4")
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise ModelError(f"CROWDPULSE_ONNX_KEEP must be a whole number, got {raw!r}") from None
+
+
+def prune_cache(root: Path, keep: int, current: Path) -> list[Path]:
+    """Delete all but the ``keep`` most recently used model folders under ``root`` (never
+    ``current``); a folder's use time is its newest file's modification time. Returns what went."""
+    folders = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+
+    def used(p: Path) -> float:
+        return max((f.stat().st_mtime for f in p.iterdir() if f.is_file()), default=p.stat().st_mtime)
+
+    ranked = sorted((p for p in folders if p != current), key=used, reverse=True)
+    gone = ranked[max(keep - 1, 0):]
+    for p in gone:
+        shutil.rmtree(p, ignore_errors=True)
+        logger.info("removed ONNX export %s (the cache keeps the %d most recently used)", p, keep)
+    return gone
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path, (time.time(), time.time()))
+    except OSError:  # read-only cache: use times just stop updating
+        pass
+
+
 def export_cached(load: Callable[[], Any], folder: Path, target: str, *, output: str = "logits",
                   quantize: bool = True, keep_fp32: bool = True) -> Path:
     """``folder/target``: on first use the model ``load()`` returns is exported to ONNX
@@ -110,6 +146,7 @@ def export_cached(load: Callable[[], Any], folder: Path, target: str, *, output:
     written under temporary names and renamed, so a crash never leaves a half-written model."""
     path = folder / target
     if path.exists():
+        _touch(path)
         return path
     fp32 = folder / "model.onnx"
     tmp = folder / f"model.{os.getpid()}.tmp.onnx"
@@ -122,6 +159,7 @@ def export_cached(load: Callable[[], Any], folder: Path, target: str, *, output:
         if not keep_fp32:
             fp32.unlink(missing_ok=True)
     logger.info("exported ONNX model %s", path)
+    prune_cache(folder.parent, keep_count(), folder)
     return path
 
 

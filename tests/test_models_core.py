@@ -198,6 +198,26 @@ def test_onnx_backend_matches_torch(finbert_style, tmp_path, monkeypatch):
     np.testing.assert_allclose(onnx.predict_proba(texts), ref, atol=2e-2)  # int8 weights
 
 
+def test_onnx_cache_keeps_the_most_recently_used_exports(tmp_path, monkeypatch):
+    import os
+
+    from models.onnx import keep_count, prune_cache
+
+    for age, name in enumerate(["m@new", "m@mid", "m@old", "enc", "m@current"]):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "model.int8pc.onnx").write_bytes(b"x")
+        os.utime(folder / "model.int8pc.onnx", (1e9 - age * 100, 1e9 - age * 100))
+    gone = prune_cache(tmp_path, 3, tmp_path / "m@current")
+    assert sorted(p.name for p in gone) == ["enc", "m@old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m@current", "m@mid", "m@new"]
+    monkeypatch.setenv("CROWDPULSE_ONNX_KEEP", "many")
+    with pytest.raises(ModelError, match="CROWDPULSE_ONNX_KEEP must be a whole number"):
+        keep_count()
+    monkeypatch.setenv("CROWDPULSE_ONNX_KEEP", "0")
+    assert keep_count() == 1
+
+
 def test_baseline_ids_and_direction():
     v, t = load_model("vader"), load_model("tfidf")
     assert v.model_id.startswith("vader@") and t.model_id.startswith("tfidf@")
