@@ -7,8 +7,9 @@ user otherwise. Parsing never happens here.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -41,6 +42,10 @@ class Client:
         self.robots = RobotsCache(self.config, self.stats, self._fetch_robots)
         self.cache = RawCache(self.config.cache_dir, self.stats) if self.config.cache_dir and self.config.cache_policy != "off" else None
         self.auth_headers: dict[str, str] = {}
+        # Set by a login (scrapers.reddit_auth.login): renews the bearer token in auth_headers;
+        # called a minute before auth_expires_at (time.time() seconds) and once on an HTTP 401.
+        self.auth_renew: Callable[[Client], None] | None = None
+        self.auth_expires_at: float | None = None
 
     # ------------------------------------------------------------------ public
     def fetch(self, url: str, *, params: dict[str, Any] | None = None, method: str = "GET",
@@ -65,14 +70,12 @@ class Client:
             delay = self.robots.crawl_delay(url)
             if delay:
                 self.throttle.set_crawl_delay(host, delay)
-        req_headers = dict(self.auth_headers)
-        req_headers.update(headers or {})
-        if cached is not None:
-            if cached.headers.get("etag"):
-                req_headers["If-None-Match"] = cached.headers["etag"]
-            if cached.headers.get("last-modified"):
-                req_headers["If-Modified-Since"] = cached.headers["last-modified"]
-        page = self._fetch_with_retries(method, url, body, req_headers)
+        if self.auth_renew and self.auth_expires_at is not None and time.time() >= self.auth_expires_at - 60:
+            self._renew_auth("expires")
+        page = self._fetch_with_retries(method, url, body, self._headers(headers, cached))
+        if page.status == 401 and self.auth_renew and self.auth_headers:
+            self._renew_auth("was refused")
+            page = self._fetch_with_retries(method, url, body, self._headers(headers, cached))
         if page.status == 304 and cached is not None:
             self.stats["cache/revalidated"] += 1
             return cached
@@ -82,6 +85,21 @@ class Client:
         return page
 
     # ----------------------------------------------------------------- internals
+    def _headers(self, headers: dict[str, str] | None, cached: Page | None) -> dict[str, str]:
+        req_headers = dict(self.auth_headers)
+        req_headers.update(headers or {})
+        if cached is not None:
+            if cached.headers.get("etag"):
+                req_headers["If-None-Match"] = cached.headers["etag"]
+            if cached.headers.get("last-modified"):
+                req_headers["If-Modified-Since"] = cached.headers["last-modified"]
+        return req_headers
+
+    def _renew_auth(self, why: str) -> None:
+        log.info("access token %s: logging in again", why)
+        self.auth_renew(self)  # type: ignore[misc]
+        self.stats["auth/renewed"] += 1
+
     def _fetch_with_retries(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Page:
         host = urlsplit(url).netloc
         attempt = 0

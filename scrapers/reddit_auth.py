@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -62,7 +63,10 @@ def missing_credentials_hint(env: Mapping[str, str] | None = None) -> str:
 
 
 def login(client: Any, creds: dict[str, str] | None = None, token_url: str = TOKEN_URL) -> str:
-    """Get a bearer token (password grant) and attach it to ``client``; returns the token."""
+    """Get a bearer token (password grant) and attach it to ``client``; returns the token.
+
+    Reddit's tokens last an hour (``expires_in``): the client logs in again a minute before the
+    token expires and once when a request is refused with HTTP 401, so long crawls keep going."""
     creds = creds or load_credentials()
     if not creds:
         raise CredentialsError(f"no Reddit credentials found: {missing_credentials_hint()}")
@@ -84,4 +88,10 @@ def login(client: Any, creds: dict[str, str] | None = None, token_url: str = TOK
                                "REDDIT_CLIENT_SECRET, REDDIT_USERNAME and REDDIT_PASSWORD (the app must be a 'script' app)")
     client.auth_headers["Authorization"] = f"bearer {token}"
     client.stats["auth/token"] += 1
+    try:
+        lifetime = float(payload.get("expires_in", 3600))
+    except (TypeError, ValueError):
+        lifetime = 3600.0
+    client.auth_expires_at = time.time() + lifetime
+    client.auth_renew = lambda c: login(c, creds, token_url)
     return token

@@ -386,6 +386,36 @@ def test_reddit_oauth_token_and_bearer_header(serve, monkeypatch):
     assert server.requests[-1][2]["authorization"] == "bearer tok123"
 
 
+def test_reddit_token_is_renewed_before_it_expires_and_after_a_401(serve):
+    from scrapers.reddit_auth import login
+
+    tokens = iter(["tok1", "tok2", "tok3"])
+    current = {}
+
+    def app(method, path, query, headers):
+        if path == "/api/v1/access_token":
+            current["token"] = next(tokens)
+            return 200, JSON, json.dumps({"access_token": current["token"], "expires_in": 3600}).encode()
+        if path == "/revoked" and headers["authorization"] == "bearer tok2":
+            return 401, JSON, b'{"message": "Unauthorized", "error": 401}'
+        return 200, JSON, b"{}"
+
+    server = serve(app)
+    creds = {"client_id": "id", "client_secret": "s", "username": "u", "password": "p"}
+    client = Client(fast_config())
+    login(client, creds, token_url=server.url + "/api/v1/access_token")
+    client.fetch(server.url + "/a", api=True)
+    assert server.requests[-1][2]["authorization"] == "bearer tok1"
+    client.auth_expires_at = time.time() + 30  # less than a minute left: renewed before the request
+    client.fetch(server.url + "/b", api=True)
+    assert server.requests[-1][2]["authorization"] == "bearer tok2"
+    client.fetch(server.url + "/revoked", api=True)  # 401 with tok2: one new login, then the retry
+    last = [(urlsplit(p).path, h["authorization"].split()[0] if "basic" in h["authorization"].lower() else h["authorization"])
+            for _, p, h in server.requests[-3:]]
+    assert last == [("/revoked", "bearer tok2"), ("/api/v1/access_token", "Basic"), ("/revoked", "bearer tok3")]
+    assert client.stats["auth/renewed"] == 2 and client.stats["auth/token"] == 3
+
+
 def test_reddit_credentials_from_praw_ini(tmp_path):
     from scrapers.reddit_auth import load_credentials, missing_credentials_hint
 
