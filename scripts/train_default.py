@@ -6,7 +6,8 @@
     python scripts/train_default.py --combine /tmp/m1 ... /tmp/m5 --max-members 3 --out models/default  # best 2-3, on validation
     python scripts/train_default.py --eval-only     # re-measure metrics and rewrite MODEL_CARD.md
 
-models/default/MODEL_CARD.md lists the exact commands that built the shipped folder.
+models/default/MODEL_CARD.md lists the exact commands that built the shipped folder; they name the
+crowd files with --crowd-files, so a crowd file added later does not change what they rebuild.
 
 Training data (licences allow it): Twitter Financial News sent_train.csv (MIT) minus a 10 %
 stratified validation split, the project's own crowd-language sets models/crowd_data/crowd_train*.csv
@@ -218,8 +219,18 @@ def select_members(dirs: list[str], logits: list[np.ndarray], y: np.ndarray, max
     return list(keep), text
 
 
+def crowd_files_of(data: list[dict]) -> list[str]:
+    """Names of the crowd_data files in a card's training-data table."""
+    return [Path(d["file"]).name for d in data if d["file"].startswith("models/crowd_data/")]
+
+
+def with_crowd_files(command: str, names: list[str]) -> str:
+    """``command`` naming its crowd files (commands recorded before --crowd-files existed lack it)."""
+    return command if "--crowd-files" in command else f"{command} --crowd-files {' '.join(names)}"
+
+
 def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, selection: str | None = None,
-            max_members: int | None = None) -> None:
+            max_members: int | None = None, crowd_names: list[str] | None = None) -> None:
     """Write ``out`` as an ensemble of ``member_dirs``: members stored as float16, logits averaged,
     a temperature fitted on the validation split. With ``max_members``, the members are the best
     subset of ``member_dirs`` on the validation split (:func:`select_members`)."""
@@ -234,6 +245,10 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
         raise SystemExit("error: the members were validated on different splits; train them with the same --split-seed.")
     if any(m["training"]["data"] != metas[0]["training"]["data"] for m in metas):  # else the card could not say what each was trained on
         raise SystemExit("error: the members were trained on different data files; retrain them on the same files.")
+    names_used = crowd_files_of(metas[0]["training"]["data"])
+    if crowd_names is not None and sorted(crowd_names) != sorted(names_used):
+        raise SystemExit("error: the members were trained and validated on other crowd files; add "
+                         f"--crowd-files {' '.join(names_used)}")
     out_arg = "models/default" if out.resolve() == DEFAULT_MODEL_DIR.resolve() else str(out)
     y = label_ids(val_df)
     logits = []
@@ -265,10 +280,11 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
         "id2label": {str(i): lab for i, lab in enumerate(LABELS)}, "temperature": float(temperature), "max_length": 128,
         "weights_sha256": weights_sha256(tmp),
         "training": {
-            "command": "\n".join([*(re.sub(r"\s--(out\s+\S+|no-progress)", "", m["training"]["command"])
-                                     + f" --out /tmp/cp-{n}" for n, m in zip(names, metas)),
+            "command": "\n".join([*(with_crowd_files(re.sub(r"\s--(out\s+\S+|no-progress)", "", m["training"]["command"]),
+                                                      names_used) + f" --out /tmp/cp-{n}" for n, m in zip(names, metas)),
                                    "python scripts/train_default.py --combine "
-                                   + " ".join(f"/tmp/cp-{n}" for n in names) + f" --out {out_arg}"]),
+                                   + " ".join(f"/tmp/cp-{n}" for n in names) + f" --out {out_arg}"
+                                   + f" --crowd-files {' '.join(names_used)}"]),
             "hardware": tr0.get("hardware"), "seconds": round(sum(m["training"]["seconds"] for m in metas), 1),
             "data": tr0["data"], "stocktwits_used": tr0.get("stocktwits_used", False),
             "validation": tr0.get("validation"), "split_seed": tr0.get("split_seed", 13),
@@ -301,6 +317,9 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores; 1 is faster on a busy machine)")
     ap.add_argument("--crowd-oversample", type=int, default=3)
+    ap.add_argument("--crowd-files", nargs="+", metavar="NAME",
+                    help="crowd training files in models/crowd_data (default: every crowd_train*.csv there); "
+                         "the card's rebuild command always names them, so a later file does not change a rebuild")
     ap.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="classifier input (models/heads.py)")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--stocktwits-max", type=int, default=4000, help="cap on StockTwits rows (balanced) if present")
@@ -324,7 +343,15 @@ def main() -> None:
     out = Path(args.out or DEFAULT_MODEL_DIR)
 
     sent_train_p = data / "twitter_fin_news" / "sent_train.csv"
-    crowd_train_files = sorted(CROWD_DIR.glob("crowd_train*.csv"))
+    if args.crowd_files:
+        crowd_train_files = [CROWD_DIR / Path(name).name for name in args.crowd_files]
+        missing = [p.name for p in crowd_train_files if not p.is_file()]
+        if missing:
+            ap.error(f"--crowd-files: not in {CROWD_DIR}: {', '.join(missing)}")
+        if any(p.name.startswith("crowd_test") for p in crowd_train_files):
+            ap.error("--crowd-files: crowd_test*.csv files are held out for evaluation and are never trained on")
+    else:
+        crowd_train_files = sorted(CROWD_DIR.glob("crowd_train*.csv"))
     st_p = data / "stocktwits" / "amoooma_stocktwits_labelled.csv"
 
     from sklearn.model_selection import train_test_split
@@ -361,6 +388,8 @@ def main() -> None:
     val_df = pd.concat(val_parts, ignore_index=True)
 
     cmd = "python scripts/train_default.py " + " ".join(a for a in sys.argv[1:] if a != "--eval-only")
+    if not args.crowd_files and not args.eval_only:
+        cmd += " --crowd-files " + " ".join(p.name for p in crowd_train_files)
     if not args.eval_only and not args.combine:
         import os
         import platform
@@ -378,7 +407,8 @@ def main() -> None:
         (out / "README.md").unlink(missing_ok=True)  # peft's auto-generated card; MODEL_CARD.md replaces it
 
     if args.combine:
-        combine(args.combine, val_df, out, cmd.strip(), args.selection, args.max_members)
+        combine(args.combine, val_df, out, cmd.strip(), args.selection, args.max_members,
+                [p.name for p in crowd_train_files])
 
     meta_path = out / META_FILE
     meta = json.loads(meta_path.read_text(encoding="utf-8"))

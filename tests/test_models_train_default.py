@@ -59,12 +59,38 @@ def test_card_matches_the_committed_crowd_data_and_names_the_rebuild_command():
     assert meta["training"]["evaluation"]["crowd_test.csv (project, held out)"]["rows"] >= 150
 
 
-def test_ensemble_members_are_chosen_on_the_validation_split_alone():
+def _train_default():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("train_default", ROOT / "scripts" / "train_default.py")
     td = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(td)
+    return td
+
+
+def test_rebuild_commands_name_their_crowd_files_and_combine_checks_them(tmp_path):
+    td = _train_default()
+    data = [{"file": "shared/data/twitter_fin_news/sent_train.csv"}, {"file": "models/crowd_data/crowd_train.csv"},
+            {"file": "models/crowd_data/crowd_train_short.csv"}]
+    names = td.crowd_files_of(data)
+    assert names == ["crowd_train.csv", "crowd_train_short.csv"]
+    assert td.with_crowd_files("python scripts/train_default.py --seed 5", names) == \
+        "python scripts/train_default.py --seed 5 --crowd-files crowd_train.csv crowd_train_short.csv"
+    assert td.with_crowd_files("x --crowd-files crowd_train.csv", names) == "x --crowd-files crowd_train.csv"
+    members = []
+    for n in range(2):  # two runs trained on the same two files; combine is asked to validate on three
+        d = tmp_path / f"m{n}"
+        d.mkdir()
+        (d / td.META_FILE).write_text(json.dumps({"training": {"data": data, "validation": "v", "split_seed": 13}}))
+        members.append(str(d))
+    with pytest.raises(SystemExit, match="--crowd-files crowd_train.csv crowd_train_short.csv"):
+        td.combine(members, None, tmp_path / "out", "cmd",
+                   crowd_names=["crowd_train.csv", "crowd_train_short.csv", "crowd_train_new.csv"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_ensemble_members_are_chosen_on_the_validation_split_alone():
+    td = _train_default()
     y = np.array([0, 1, 2] * 20)
     onehot = np.eye(3)[y] * 4.0
     rng = np.random.default_rng(0)
