@@ -7,8 +7,12 @@ How a batch is scored (one model call, one encoder call):
    tickers, else its thread's (``via="context"``).
 3. The model scores every post's whole text, plus — only for posts naming two or more
    tickers — each sentence/clause that names a ticker, all in ONE ``predict_proba`` call.
-4. A ticker's stance is the mean probability over the clauses that name it; in a post naming
-   a single ticker (or inheriting one) it is the post's own probability.
+4. A ticker's clause mean is the mean probability over the clauses that name it; in a post naming
+   a single ticker it is the post's own probability. Where the model carries a target-aware
+   stance model (the shipped default does), that model reads the post once per named ticker with
+   the ticker marked (``<<IWM>>``, :func:`sentiment.text.target_text`), all in ONE more call, and
+   the stance is ``STANCE_WEIGHT`` x its probabilities + the rest x the clause mean. An inherited
+   ticker takes the reply's own probabilities.
 5. Themes come from one encoder call over the cleaned texts (:class:`sentiment.themes.ThemeScorer`).
 """
 from __future__ import annotations
@@ -22,7 +26,7 @@ import pandas as pd
 
 from models.labels import LABELS
 from sentiment.errors import SentimentError
-from sentiment.text import clean_text, split_clauses, split_sentences
+from sentiment.text import clean_text, split_clauses, split_sentences, target_text
 from sentiment.themes import ThemeScorer, Taxonomy
 from sentiment.tickers import Linker, default_linker
 
@@ -32,6 +36,9 @@ SCORE_COLUMNS = ["source", "post_id", "model_id", "label", "p_bullish", "p_beari
 STANCE_COLUMNS = ["source", "post_id", "model_id", "ticker", "label", "p_bullish", "p_bearish", "p_neutral", "via"]
 THEME_COLUMNS = ["source", "post_id", "model_id", "theme", "score"]
 NEUTRAL = np.array([0.0, 0.0, 1.0])  # boilerplate-only text is not opinion
+#: Share of the target-aware stance model in a named ticker's stance; the rest is the clause mean.
+#: 0.5 was the best of 0.25 / 0.5 / 0.75 / 1.0 on the tune split of eval/sentiment (docs/sentiment.md).
+STANCE_WEIGHT = 0.5
 
 
 @dataclass
@@ -108,12 +115,16 @@ def analyze_posts(
     linker: Linker | None = None,
     taxonomy: Taxonomy | None = None,
     themes: bool = True,
+    stance_model=None,
 ) -> Analysis:
     """Score ``posts`` (columns as in the store's posts table) with ``model``.
 
     ``context`` holds other posts of the same threads (parents, thread roots) that are not
     being scored but whose tickers a reply can inherit. ``encoder`` embeds texts for themes
     (default: :func:`models.encoder.default_encoder`, int8 ONNX MiniLM). ``themes=False`` skips theme detection.
+    ``stance_model`` judges each named ticker on the post with that ticker marked (default: the
+    ``stance_model`` the loaded model carries, as the shipped default does; ``False`` = none, and
+    then a ticker's stance is the mean over the clauses that name it).
     """
     linker = linker or default_linker()
     df = _normalise(posts)
@@ -163,9 +174,16 @@ def analyze_posts(
                     continue
                 clause_items[n].append((len(items), names))
                 items.append(clause)
-    probs = np.asarray(model.predict_proba(items, progress=progress), dtype=float) if items else np.zeros((0, 3))
-    if probs.shape != (len(items), 3):
-        raise SentimentError(f"model {model_id} returned probabilities of shape {probs.shape}; expected ({len(items)}, 3)")
+    probs = _probabilities(model, items, progress, model_id)
+    if stance_model is None:
+        stance_model = getattr(model, "stance_model", None)
+    target_probs: dict[tuple[int, str], np.ndarray] = {}
+    if stance_model:
+        targets = [(n, ticker) for n, key in enumerate(keys) for ticker in explicit[key]]
+        at = [[(m.start, m.end, m.ticker) for m in ms] for ms in mentions]
+        got = _probabilities(stance_model, [target_text(texts[n], at[n], t) for n, t in targets], progress,
+                             str(getattr(stance_model, "model_id", "stance model")))
+        target_probs = dict(zip(targets, got))
 
     score_rows, stance_rows = [], []
     for n, key in enumerate(keys):
@@ -176,6 +194,8 @@ def analyze_posts(
             for ticker, via in own.items():
                 spans = [probs[i] for i, names in clause_items[n] if ticker in names]
                 p = np.mean(spans, axis=0) if spans else p_post
+                if (n, ticker) in target_probs:
+                    p = STANCE_WEIGHT * target_probs[(n, ticker)] + (1 - STANCE_WEIGHT) * p
                 stance_rows.append((*key, model_id, ticker, LABELS[int(np.argmax(p))], *map(float, p), via))
         else:
             for ticker in inherited.get(key, []):
@@ -196,6 +216,13 @@ def analyze_posts(
         stances=pd.DataFrame(stance_rows, columns=STANCE_COLUMNS),
         themes=pd.DataFrame(theme_rows, columns=THEME_COLUMNS),
     )
+
+
+def _probabilities(model, texts: list[str], progress: bool, model_id: str) -> np.ndarray:
+    probs = np.asarray(model.predict_proba(texts, progress=progress), dtype=float) if texts else np.zeros((0, 3))
+    if probs.shape != (len(texts), 3):
+        raise SentimentError(f"model {model_id} returned probabilities of shape {probs.shape}; expected ({len(texts)}, 3)")
+    return probs
 
 
 def analysis_records(posts: pd.DataFrame, analysis: Analysis) -> list[dict]:

@@ -104,3 +104,50 @@ def split_clauses(text: str, span: Span, mentions: Sequence[tuple[int, int, str]
     if len(groups) < 2:
         return whole
     return [(Span(s, e), frozenset(n)) for s, e, n in groups]
+
+
+#: How the stance model is told which ticker to judge: every mention of it is wrapped in these.
+TARGET_OPEN, TARGET_CLOSE = "<<", ">>"
+
+
+def mark_target(text: str, mentions: Sequence[tuple[int, int, str]], ticker: str) -> str:
+    """``text`` with every mention of ``ticker`` wrapped as ``<<IWM>>``, other mentions untouched.
+
+    ``mentions`` holds (start, end, ticker) offsets inside ``text``, in order and not overlapping
+    (as :meth:`sentiment.tickers.Linker.link` gives them). The target-aware stance model reads
+    this form: "<<TLT>> will move up and IWM will move down" asks about TLT.
+    """
+    out, pos = [], 0
+    for start, end, name in mentions:
+        if name != ticker or start < pos:
+            continue
+        out += [text[pos:start], TARGET_OPEN, text[start:end], TARGET_CLOSE]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+#: Posts longer than this (in words) show the stance model only the sentences around the target.
+TARGET_MAX_WORDS = 100
+
+
+def target_text(text: str, mentions: Sequence[tuple[int, int, str]], ticker: str,
+                max_words: int = TARGET_MAX_WORDS) -> str:
+    """What the stance model reads about ``ticker``: ``text`` with the ticker marked
+    (:func:`mark_target`); a post over ``max_words`` words is cut to the sentences naming the
+    ticker and one sentence either side, so a long post's other topics do not drown it."""
+    if len(text.split()) <= max_words:
+        return mark_target(text, mentions, ticker)
+    spans = split_sentences(text)
+    near: set[int] = set()
+    for k, sp in enumerate(spans):
+        if any(t == ticker and sp.start <= s < sp.end for s, _, t in mentions):
+            near |= {k - 1, k, k + 1}
+    keep = [spans[k] for k in sorted(near) if 0 <= k < len(spans)]
+    if not keep:
+        return mark_target(text, mentions, ticker)
+    parts = []
+    for sp in keep:
+        inside = [(s - sp.start, e - sp.start, t) for s, e, t in mentions if sp.start <= s and e <= sp.end]
+        parts.append(mark_target(text[sp.start:sp.end], inside, ticker))
+    return " ".join(parts)

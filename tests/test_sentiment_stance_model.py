@@ -1,0 +1,127 @@
+"""The target-aware stance model: marked inputs, its training examples, and how analyze_posts uses it."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from sentiment.analyze import analyze_posts
+from sentiment.stance_data import join_rows, linked_rows, stance_examples
+from sentiment.text import mark_target, target_text
+from sentiment.tickers import link_tickers
+from tests.sentiment_fakes import HashEncoder, KeywordModel
+
+MARKED = re.compile(r"<<([^<>]+)>>")
+
+
+class MarkedKeywordModel(KeywordModel):
+    """Reads only the sentence that holds the marked ticker: a stand-in for a target-aware model."""
+
+    model_id = "marked@test"
+
+    def predict_proba(self, texts, *, progress=False):
+        around = []
+        for t in texts:
+            m = MARKED.search(t)
+            assert m, f"stance model input has no marked ticker: {t!r}"
+            s = max(t.rfind(".", 0, m.start()), t.rfind(";", 0, m.start())) + 1
+            e = min([k for k in (t.find(".", m.end()), t.find(";", m.end())) if k >= 0] or [len(t)])
+            around.append(t[s:e])
+        probs = super().predict_proba(around)
+        self.calls[-1] = list(texts)  # record what the model was given
+        return probs
+
+
+def mentions(text):
+    return [(m.start, m.end, m.ticker) for m in link_tickers(text)]
+
+
+def test_mark_target_wraps_every_mention_of_the_ticker_only():
+    text = "TLT will move up with rate cuts and IWM will move down; long bonds win"
+    assert mark_target(text, mentions(text), "TLT") == (
+        "<<TLT>> will move up with rate cuts and IWM will move down; <<long bonds>> win")
+    assert mark_target(text, mentions(text), "IWM") == (
+        "TLT will move up with rate cuts and <<IWM>> will move down; long bonds win")
+    assert mark_target(text, mentions(text), "QQQ") == text
+
+
+def test_target_text_cuts_long_posts_to_the_sentences_around_the_ticker():
+    text = "Some words about my week. " * 40 + "I bought TLT today. It will rally. Then IWM news. " + "More filler. " * 5
+    got = target_text(text, mentions(text), "TLT")
+    assert got == "Some words about my week. I bought <<TLT>> today. It will rally."
+    short = "I bought TLT today and IWM fell"
+    assert target_text(short, mentions(short), "IWM") == "I bought TLT today and <<IWM>> fell"
+
+
+def test_stance_examples_label_each_marked_ticker_by_the_row_that_names_it():
+    rows = pd.DataFrame({"text": ["Loading more NVDA calls", "PYPL is a dead fintech", "AAPL earnings on Thursday",
+                                  "Sold all my TSLA, it's done", "no ticker in this one"],
+                         "label": ["bullish", "bearish", "neutral", "bearish", "bullish"]})
+    linked = linked_rows(rows)
+    assert [r.label for r in linked] == ["bullish", "bearish", "neutral", "bearish"]  # the ticker-less row is gone
+    by_ticker = {t: r.label for r in linked for t in r.tickers}
+    ex = stance_examples(linked, composites=200, seed=3)
+    assert (ex["kind"] == "single").sum() == 4
+    comp = ex[ex["kind"] == "composite"]
+    assert len(comp) > 100
+    for text, label in zip(ex["text"], ex["label"]):
+        marked = set(MARKED.findall(text))
+        assert len(marked) == 1
+        assert by_ticker[marked.pop()] == label
+    # most composites join rows of different stances
+    def stances_in(text):
+        return {by_ticker[t] for t in {m.ticker for m in link_tickers(text.replace("<<", "").replace(">>", ""))}}
+    assert np.mean([len(stances_in(t)) > 1 for t in comp["text"]]) > 0.5
+
+
+def test_join_rows_shifts_mentions_and_ends_sentences():
+    linked = linked_rows(pd.DataFrame({"text": ["buying NVDA", "PYPL is dead."], "label": ["bullish", "bearish"]}))
+    text, at, stance = join_rows(linked)
+    assert text == "buying NVDA. PYPL is dead."
+    assert [text[s:e] for s, e, _ in at] == ["NVDA", "PYPL"]
+    assert stance == {"NVDA": "bullish", "PYPL": "bearish"}
+
+
+def test_analyze_posts_asks_the_stance_model_about_every_named_ticker():
+    model, judge = KeywordModel(), MarkedKeywordModel()
+    model.stance_model = judge
+    posts = pd.DataFrame([
+        {"source": "t", "id": "1", "body": "TLT to the moon. IWM will crash"},
+        {"source": "t", "id": "2", "body": "GME calls"},
+        {"source": "t", "id": "3", "body": "why though", "parent_id": "2", "thread_id": "2"},
+    ])
+    res = analyze_posts(posts, model, encoder=HashEncoder(), themes=False)
+    got = {(r.post_id, r.ticker): (r.label, r.via) for r in res.stances.itertuples()}
+    assert got == {("1", "TLT"): ("bullish", "symbol"), ("1", "IWM"): ("bearish", "symbol"),
+                   ("2", "GME"): ("bullish", "symbol"), ("3", "GME"): ("neutral", "context")}  # a reply: its own text
+    assert len(judge.calls) == 1  # one call for the batch
+    assert sorted(judge.calls[0]) == sorted(["<<TLT>> to the moon. IWM will crash",
+                                             "TLT to the moon. <<IWM>> will crash", "<<GME>> calls"])
+
+
+def test_stance_model_false_keeps_the_clause_mean():
+    model, judge = KeywordModel(), MarkedKeywordModel()
+    model.stance_model = judge
+    posts = pd.DataFrame([{"source": "t", "id": "1", "body": "GME calls"}])
+    analyze_posts(posts, model, encoder=HashEncoder(), themes=False, stance_model=False)
+    assert judge.calls == []
+
+
+def test_stance_is_the_weighted_mix_of_the_stance_model_and_the_clause_mean():
+    from sentiment.analyze import STANCE_WEIGHT
+
+    class AlwaysBearish:
+        model_id = "bear@test"
+
+        def predict_proba(self, texts, *, progress=False):
+            return np.tile([0.0, 1.0, 0.0], (len(texts), 1))
+
+    model = KeywordModel()
+    model.stance_model = AlwaysBearish()
+    res = analyze_posts(pd.DataFrame([{"source": "t", "id": "1", "body": "GME calls"}]), model,
+                        encoder=HashEncoder(), themes=False)
+    row = res.stances.iloc[0]
+    want = STANCE_WEIGHT * np.array([0.0, 1.0, 0.0]) + (1 - STANCE_WEIGHT) * np.array([0.8, 0.1, 0.1])
+    assert np.allclose([row.p_bullish, row.p_bearish, row.p_neutral], want)
+    assert res.scores.iloc[0].label == "bullish"  # the post's own label is the main model's
