@@ -63,8 +63,13 @@ def available_models(models_dir: str | Path | None = None) -> list[dict[str, Any
         default_id = _crowdpulse_id(Path(DEFAULT_MODEL_DIR), "default") if _is_crowdpulse_folder(Path(DEFAULT_MODEL_DIR)) else None
     except ImportError:
         default_id = None
-    rows.append({"spec": "default", "model_id": default_id, "kind": "crowdpulse",
-                 "description": "shipped fine-tuned MiniLM" if default_id else "shipped model not installed"})
+    description = "shipped model not installed"
+    if default_id:
+        from models.finetuned import read_meta
+
+        stance = bool(read_meta(DEFAULT_MODEL_DIR).get("stance_model"))
+        description = "shipped fine-tuned MiniLM" + (" (with its target-aware stance model)" if stance else "")
+    rows.append({"spec": "default", "model_id": default_id, "kind": "crowdpulse", "description": description})
     rows.append({"spec": "vader", "model_id": VaderModel().load().model_id, "kind": "baseline",
                  "description": "VADER lexicon (compound score)"})
     tfidf = TfidfModel()

@@ -225,43 +225,55 @@ def load_model(
         return VaderModel().load()
     if resolved.kind == "tfidf":
         return TfidfModel().load()
-    from models.transformer import TransformerScorer, default_threads
-
     dev = resolve_device(device)
     if resolved.kind in ("default", "crowdpulse"):
         model, tokenizer, meta = _load_crowdpulse(resolved)
+        name = "default" if resolved.kind == "default" else str(meta.get("name") or resolved.name)
+        digest = str(meta.get("weights_sha256") or weights_hash(resolved.path))[:8]
+        scorer = _scorer(model, tokenizer, meta, f"{name}@{digest}", resolved.kind, spec, dev, batch_size, backend)
+        if meta.get("stance_model"):
+            sub = ModelSpec(f"{spec} stance model", "crowdpulse", "stance", resolved.path / str(meta["stance_model"]))
+            s_model, s_tok, s_meta = _load_crowdpulse(sub)
+            scorer.stance_model = _scorer(s_model, s_tok, s_meta, f"{name}@{digest}.stance", "crowdpulse",
+                                          sub.spec, dev, batch_size, backend)
+        return scorer
+    if resolved.kind == "huggingface":
+        loaded = _load_hf(str(resolved.path), spec, local_only=True)
+        folder = resolved.path
+    else:
+        loaded = _load_hf(spec, spec, local_only=True)
+        if loaded is None:
+            if not _hub_reachable():
+                raise _not_found(spec)
+            loaded = _load_hf(spec, spec, local_only=False)
+        folder = _hub_folder(spec)
+    model, tokenizer = loaded
+    labels = map_model_labels(getattr(model.config, "id2label", None), label_map, model=f"model {spec!r}")
+    digest = weights_hash(folder) if folder else "unknown"
+    max_length = min(int(getattr(model.config, "max_position_embeddings", 512) or 512),
+                     int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
+    meta = {"labels": labels, "temperature": 1.0, "max_length": max_length}
+    return _scorer(model, tokenizer, meta, f"{resolved.name}@{digest}", resolved.kind, spec, dev, batch_size, backend)
+
+
+def _scorer(model, tokenizer, meta: dict, model_id: str, kind: str, spec: str, dev: str, batch_size: int,
+            backend: str):
+    """A :class:`~models.transformer.TransformerScorer` over a loaded model (ONNX where asked or automatic)."""
+    from models.transformer import TransformerScorer, default_threads
+
+    if "labels" in meta:
+        labels = meta["labels"]
+    else:
         labels = tuple(str(meta["id2label"][k] if k in meta["id2label"] else meta["id2label"][str(k)])
                        for k in range(len(meta["id2label"])))
         labels = map_model_labels(dict(enumerate(labels)), None, model=f"model {spec!r}")
-        digest = str(meta.get("weights_sha256") or weights_hash(resolved.path))[:8]
-        name = "default" if resolved.kind == "default" else str(meta.get("name") or resolved.name)
-        temperature = float(meta.get("temperature") or 1.0)
-        max_length = int(meta.get("max_length") or 128)
-    else:
-        if resolved.kind == "huggingface":
-            loaded = _load_hf(str(resolved.path), spec, local_only=True)
-            folder = resolved.path
-        else:
-            loaded = _load_hf(spec, spec, local_only=True)
-            if loaded is None:
-                if not _hub_reachable():
-                    raise _not_found(spec)
-                loaded = _load_hf(spec, spec, local_only=False)
-            folder = _hub_folder(spec)
-        model, tokenizer = loaded
-        labels = map_model_labels(getattr(model.config, "id2label", None), label_map, model=f"model {spec!r}")
-        digest = weights_hash(folder) if folder else "unknown"
-        name, temperature = resolved.name, 1.0
-        max_length = min(int(getattr(model.config, "max_position_embeddings", 512) or 512),
-                         int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
-    model_id = f"{name}@{digest}"
     model.eval()
     scorer_backend = "torch"
     if dev == "cpu":
         import torch
 
         torch.set_num_threads(default_threads())
-    if backend == "onnx" or (backend == "auto" and dev == "cpu" and resolved.kind in ("default", "crowdpulse")):
+    if backend == "onnx" or (backend == "auto" and dev == "cpu" and kind in ("default", "crowdpulse")):
         from models.onnx import onnx_classifier
 
         try:
@@ -273,10 +285,11 @@ def load_model(
             logger.warning("ONNX backend unavailable for %s (%s); using torch", model_id, exc)
     else:
         model.to(dev)
-    logger.info("loaded %s (%s, backend %s, labels %s, T=%.3f)", model_id, resolved.kind, scorer_backend, labels, temperature)
+    temperature = float(meta.get("temperature") or 1.0)
+    logger.info("loaded %s (%s, backend %s, labels %s, T=%.3f)", model_id, kind, scorer_backend, labels, temperature)
     return TransformerScorer(
-        model, tokenizer, labels, model_id=model_id, temperature=temperature, max_length=max_length,
-        batch_size=batch_size, device=dev, backend=scorer_backend,
+        model, tokenizer, labels, model_id=model_id, temperature=temperature,
+        max_length=int(meta.get("max_length") or 128), batch_size=batch_size, device=dev, backend=scorer_backend,
     )
 
 

@@ -79,9 +79,13 @@ class TransformerScorer:
         max_length: tokens per window, special tokens included.
         batch_size: windows per forward pass.
         device: torch device string for torch models (``None`` = cpu).
+
+    ``stance_model``: another scorer that judges one marked ticker of a text (``<<IWM>>``), set by
+    :func:`models.spec.load_model` when the folder names one (the shipped default does); ``None`` otherwise.
     """
 
     labels = LABELS
+    stance_model: "TransformerScorer | None" = None
 
     def __init__(
         self,

@@ -237,3 +237,41 @@ def test_model_id_of_reads_ids_without_loading_weights():
     assert model_id_of("default") == "default@" + meta["weights_sha256"][:8]
     assert model_id_of("vader") == VaderModel().load().model_id
     assert model_id_of("./no/such/folder") is None
+
+
+def _tiny_crowdpulse_folder(folder, seed):
+    import json
+
+    from models.finetuned import META_FILE
+
+    make_tiny_model(folder, {0: "bullish", 1: "bearish", 2: "neutral"}, seed=seed)
+    (folder / META_FILE).write_text(json.dumps({
+        "format": 1, "name": folder.name, "kind": "full", "base": "minilm", "pooling": "cls",
+        "id2label": {"0": "bullish", "1": "bearish", "2": "neutral"}, "temperature": 1.0, "max_length": 64}))
+    return folder
+
+
+def test_a_folder_naming_a_stance_model_loads_it_and_its_id_covers_it(tmp_path):
+    import json
+
+    from models.catalog import model_id_of
+    from models.finetuned import META_FILE, weights_sha256
+
+    parent = _tiny_crowdpulse_folder(tmp_path / "withstance", seed=1)
+    alone = load_model(str(parent), backend="torch")
+    assert alone.stance_model is None
+    _tiny_crowdpulse_folder(parent / "stance", seed=2)
+    meta = json.loads((parent / META_FILE).read_text())
+    meta["stance_model"] = "stance"
+    (parent / META_FILE).write_text(json.dumps(meta))
+    scorer = load_model(str(parent), backend="torch")
+    assert scorer.stance_model is not None
+    assert scorer.model_id != alone.model_id  # the hash covers the stance weights
+    assert scorer.model_id == "withstance@" + weights_sha256(parent)[:8] == model_id_of(str(parent))
+    assert scorer.stance_model.model_id == scorer.model_id + ".stance"
+    probs = scorer.stance_model.predict_proba(["<<IWM>> will rally", "TLT down, <<IWM>> up"])
+    assert probs.shape == (2, 3) and np.allclose(probs.sum(1), 1)
+    meta["stance_model"] = "nowhere"
+    (parent / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelSpecError, match="stance model"):
+        load_model(str(parent), backend="torch")
