@@ -213,3 +213,38 @@ def predict_proba(model, tokenizer, meta: dict, texts: Sequence[str], *, batch_s
     t = float(meta.get("temperature", 1.0)) if calibrated else 1.0
     probs = apply_temperature(logits, t)
     return probs[:, label_columns(meta)]
+
+
+def reduce_lora_rank(folder: str | Path, rank: int) -> float:
+    """Store the LoRA adapters in ``folder`` at a lower ``rank``, in place (a smaller file).
+
+    Each adapted layer's update ``B @ A`` is replaced by its best rank-``rank`` approximation
+    (truncated SVD, Eckart-Young), and ``lora_alpha`` is scaled with the rank so peft's
+    ``alpha / r`` factor is unchanged. Returns the share of the updates' squared Frobenius norm
+    that is kept (1.0 = nothing lost). The classifier head is untouched.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    folder = Path(folder)
+    cfg_p, w_p = folder / ADAPTER_FILES[0], folder / ADAPTER_FILES[1]
+    cfg = json.loads(cfg_p.read_text(encoding="utf-8"))
+    old = int(cfg["r"])
+    if not 0 < rank <= old:
+        raise ModelError(f"cannot store rank-{old} adapters at rank {rank}: it must be between 1 and {old}")
+    tensors = load_file(str(w_p))
+    kept = total = 0.0
+    for a_key in [k for k in tensors if k.endswith("lora_A.weight")]:
+        b_key = a_key.replace("lora_A.weight", "lora_B.weight")
+        a, b = tensors[a_key].float(), tensors[b_key].float()
+        u, s, vh = torch.linalg.svd(b @ a, full_matrices=False)
+        kept += float((s[:rank] ** 2).sum())
+        total += float((s ** 2).sum())
+        root = s[:rank].sqrt()
+        tensors[b_key] = (u[:, :rank] * root).to(tensors[b_key].dtype).contiguous()
+        tensors[a_key] = (root[:, None] * vh[:rank]).to(tensors[a_key].dtype).contiguous()
+    save_file(tensors, str(w_p), metadata={"format": "pt"})
+    cfg["lora_alpha"] = cfg["lora_alpha"] * rank / old
+    cfg["r"] = rank
+    cfg_p.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
+    return kept / total if total else 1.0

@@ -154,8 +154,15 @@ def write_card(out: Path, meta: dict) -> None:
         files,
         f"- classes: {', '.join(f'{k}={v}' for k, v in sorted(meta['id2label'].items()))}",
         f"- temperature (fitted on the validation split only): {meta['temperature']:.4f}",
-        f"- max_length at inference: {meta['max_length']} tokens; longer texts are split into sentence windows", "",
-        "## Rebuild", "", "```", tr["command"], "```", "", trained, "",
+        f"- max_length at inference: {meta['max_length']} tokens; longer texts are split into sentence windows",
+        *([f"- stance model: `{meta['stance_model']}/` (LoRA + head, float16), a target-aware classifier that judges each "
+            "ticker a post names (`<<IWM>>` marked); its data, figures and rebuild command are in "
+            f"`{meta['stance_model']}/MODEL_CARD.md`; the sha256 above covers it too"] if meta.get("stance_model") else []),
+        "",
+        "## Rebuild", "", "```", tr["command"],
+        *([f"python scripts/train_stance.py --out models/default/{meta['stance_model']}  # see its card for the exact flags"]
+          if meta.get("stance_model") else []),
+        "```", "", trained, "",
         "## Training data", "",
         "| file | use | rows | licence | sha256 |", "|---|---|---|---|---|",
     ]
