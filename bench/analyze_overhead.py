@@ -3,7 +3,8 @@
 Reads N real comments from ../shared/data/reddit/janash_*_comments_sample.csv and times
 1. the model alone: ``model.predict_proba(texts)`` on the raw comment texts;
 2. the full analysis: ``sentiment.analyze.analyze_posts`` (cleaning, ticker linking, clause
-   split, ONE model call over posts + ticker clauses, aggregation, theme embedding + patterns).
+   split, ONE model call over posts + ticker clauses, one call of the target-aware stance model
+   over the named tickers where the model carries one, aggregation, theme embedding + patterns).
 Prints both, the ratio, and the split of the overhead. Target: ratio <= 1.5.
 
     nice -n 10 python bench/analyze_overhead.py --n 10000 --model default
@@ -53,8 +54,23 @@ def main() -> int:
     texts = posts["body"].tolist()
     model = load_model(args.model)
     encoder = get_encoder()
-    model.predict_proba(texts[:64])  # warm up both
+    model.predict_proba(texts[:64])  # warm up all (and export to ONNX on first use)
     encoder.encode(texts[:64])
+    stance_time, stance_texts = [0.0], [0]
+    judge = getattr(model, "stance_model", None)
+    if judge is not None:
+        judge.predict_proba(texts[:64])
+        inner = judge.predict_proba
+
+        def timed(batch, **kw):
+            t = time.perf_counter()
+            try:
+                return inner(batch, **kw)
+            finally:
+                stance_time[0] += time.perf_counter() - t
+                stance_texts[0] += len(batch)
+
+        judge.predict_proba = timed
 
     t0 = time.perf_counter()
     model.predict_proba(texts)
@@ -81,6 +97,8 @@ def main() -> int:
     print(f"ratio full / model:                      {t_full / t_model:8.2f}  (target <= 1.5)")
     print(f"  of which ticker linking alone:         {t_link:8.2f} s")
     print(f"  of which themes (embed + patterns):    {t_themes:8.2f} s")
+    if judge is not None:
+        print(f"  of which the stance model:             {stance_time[0]:8.2f} s  ({stance_texts[0]:,} (post, ticker) texts)")
     print(f"rows: {len(result.scores):,} scores, {len(result.stances):,} stances, {len(result.themes):,} themes")
     print(f"rerun: nice -n 10 python bench/analyze_overhead.py --n {args.n} --model {args.model}")
     return 0

@@ -69,12 +69,12 @@ def linking_scores(df: pd.DataFrame) -> dict:
             "errors": errors}
 
 
-def run_analysis(df: pd.DataFrame, model, encoder):
+def run_analysis(df: pd.DataFrame, model, encoder, stance_model=None):
     from sentiment.analyze import analyze_posts
 
     posts = pd.DataFrame({"source": df["dataset"], "id": df["comment_id"], "thread_id": None,
                           "parent_id": None, "title": None, "body": df["comment"]})
-    return analyze_posts(posts, model, encoder=encoder, themes=False)
+    return analyze_posts(posts, model, encoder=encoder, themes=False, stance_model=stance_model)
 
 
 def stance_scores(df: pd.DataFrame, analysis) -> dict:
@@ -169,6 +169,11 @@ def main() -> int:
     ap.add_argument("--split", default="test", choices=["test", "tune", "all"], help="split to report")
     ap.add_argument("--tune", action="store_true", help="tune theme thresholds on the tune split and write them")
     ap.add_argument("--errors", action="store_true", help="list linking errors of the reported split")
+    ap.add_argument("--stance-weight", type=float, default=None,
+                    help="share of the stance model in a ticker's stance (default: sentiment.analyze.STANCE_WEIGHT); "
+                         "compare values on --split tune")
+    ap.add_argument("--no-stance-model", action="store_true",
+                    help="judge tickers by the clause mean even where the model carries a target-aware stance model")
     args = ap.parse_args()
 
     df = load()
@@ -210,20 +215,27 @@ def main() -> int:
           f"{micro['precision']:.3f}  recall {micro['recall']:.3f}  F1 {micro['f1']:.3f}")
     print(tab.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
+    import sentiment.analyze
     from models import load_model
 
     model = load_model(args.model)
     t0 = time.perf_counter()
-    analysis = run_analysis(part, model, get_encoder())
+    judge = False if args.no_stance_model else getattr(model, "stance_model", None)
+    if args.stance_weight is not None:
+        sentiment.analyze.STANCE_WEIGHT = args.stance_weight
+    analysis = run_analysis(part, model, get_encoder(), stance_model=judge)
     st = stance_scores(part, analysis)
-    print(f"\nstance ({model.model_id}, {st['n']} (comment, ticker) pairs, gold {st['gold_counts']}, "
+    how = f"target-aware stance model, weight {sentiment.analyze.STANCE_WEIGHT}" if judge else "clause mean"
+    print(f"\nstance ({model.model_id}, {how}, {st['n']} (comment, ticker) pairs, gold {st['gold_counts']}, "
           f"{time.perf_counter() - t0:.1f}s):")
     print(f"  all gold pairs:    accuracy {st['accuracy']:.3f}  macro-F1 {st['macro_f1']:.3f}  "
           f"(a ticker the linker missed gets the post's label)")
     print(f"  linked pairs only: accuracy {st['accuracy_linked']:.3f}  macro-F1 {st['macro_f1_linked']:.3f}  "
           f"(n={st['n_linked']})")
     print("  per-label F1: " + ", ".join(f"{k} {v:.3f}" for k, v in st["per_label_f1"].items()))
-    print("\nrerun: python eval/sentiment/evaluate.py --model %s --split %s" % (args.model, args.split))
+    print("\nrerun: python eval/sentiment/evaluate.py --model %s --split %s%s"
+          % (args.model, args.split, " --no-stance-model" if args.no_stance_model
+             else f" --stance-weight {args.stance_weight}" if args.stance_weight is not None else ""))
     return 0
 
 
