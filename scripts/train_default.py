@@ -263,7 +263,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
         logits.append(logits_of(*load_finetuned(d), val_df, 128))
         log.info("member %s: validation %s", d, classification_metrics(y, logits[-1].argmax(1)))
     chosen_by = None
-    if max_members and len(member_dirs) > max_members:
+    if max_members and len(member_dirs) > 2:  # a pair may beat all N: every subset of 2..max_members is scored
         keep, chosen_by = select_members([str(d) for d in member_dirs], logits, y, max_members)
         member_dirs = [member_dirs[i] for i in keep]
         metas = [metas[i] for i in keep]
