@@ -275,3 +275,31 @@ def test_a_folder_naming_a_stance_model_loads_it_and_its_id_covers_it(tmp_path):
     (parent / META_FILE).write_text(json.dumps(meta))
     with pytest.raises(ModelSpecError, match="stance model"):
         load_model(str(parent), backend="torch")
+
+
+def test_reduce_lora_rank_keeps_the_best_low_rank_update(tmp_path):
+    import json
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from models.finetuned import reduce_lora_rank
+
+    torch.manual_seed(0)
+    key = "base_model.model.bert.encoder.layer.0.attention.self.query"
+    a = torch.randn(4, 10)
+    b = torch.randn(10, 2) @ torch.randn(2, 4)  # B @ A has rank 2
+    head = torch.randn(3, 10)
+    save_file({f"{key}.lora_A.weight": a, f"{key}.lora_B.weight": b, "base_model.model.classifier.weight": head},
+              str(tmp_path / "adapter_model.safetensors"))
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"r": 4, "lora_alpha": 8}))
+    assert reduce_lora_rank(tmp_path, 2) > 0.999999  # a rank-2 update loses nothing at rank 2
+    got = load_file(str(tmp_path / "adapter_model.safetensors"))
+    assert got[f"{key}.lora_A.weight"].shape == (2, 10) and got[f"{key}.lora_B.weight"].shape == (10, 2)
+    assert torch.allclose(got[f"{key}.lora_B.weight"] @ got[f"{key}.lora_A.weight"], b @ a, atol=1e-4)
+    assert torch.equal(got["base_model.model.classifier.weight"], head)
+    cfg = json.loads((tmp_path / "adapter_config.json").read_text())
+    assert cfg["r"] == 2 and cfg["lora_alpha"] / cfg["r"] == 8 / 4  # peft's scale alpha/r is unchanged
+    assert reduce_lora_rank(tmp_path, 1) < 1.0
+    with pytest.raises(ModelError, match="rank"):
+        reduce_lora_rank(tmp_path, 5)
