@@ -369,11 +369,13 @@ def test_anonymous_reddit_refusal_names_missing_credentials(serve, monkeypatch):
 def test_reddit_oauth_token_and_bearer_header(serve, monkeypatch):
     from scrapers.reddit_auth import load_credentials, login
 
+    listing = json.dumps(load("reddit", "listing_r_askreddit_new_2016.json")).encode()  # skips here, not in the server thread
+
     def app(method, path, query, headers):
         if path == "/api/v1/access_token":
             assert method == "POST" and headers["authorization"].startswith("Basic ")
             return 200, JSON, b'{"access_token": "tok123", "token_type": "bearer", "expires_in": 3600}'
-        return 200, JSON, json.dumps(load("reddit", "listing_r_askreddit_new_2016.json")).encode()
+        return 200, JSON, listing
 
     server = serve(app)
     env = {"REDDIT_CLIENT_ID": "id", "REDDIT_CLIENT_SECRET": "s", "REDDIT_USERNAME": "u", "REDDIT_PASSWORD": "p"}
