@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Train the target-aware stance model that ships inside the default model (models/default/stance/).
+"""Train a target-aware stance model and attach it to a model folder (the shipped default has none:
+measured on the reddit pairs it did not beat the clause mean; docs/models.md).
 
-    python scripts/train_stance.py --out models/default/stance     # ~30-40 min on 1 free core
-    python scripts/train_stance.py --out /tmp/stance --lora-r 16   # an experiment, attached to nothing
+    python scripts/train_stance.py --out models/default/stance     # attaches it to the default; ~30-40 min on 2 threads
+    python scripts/train_stance.py --out /tmp/stance               # an experiment, attached to nothing
 
 The model reads a post with the ticker to judge marked (``<<IWM>>``, :func:`sentiment.text.mark_target`)
 and answers bullish / bearish / neutral toward that ticker. Its examples come from the project's own
