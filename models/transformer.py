@@ -81,7 +81,7 @@ class TransformerScorer:
         device: torch device string for torch models (``None`` = cpu).
 
     ``stance_model``: another scorer that judges one marked ticker of a text (``<<IWM>>``), set by
-    :func:`models.spec.load_model` when the folder names one (the shipped default does); ``None`` otherwise.
+    :func:`models.spec.load_model` when the folder names one (the shipped default names none); ``None`` otherwise.
     """
 
     labels = LABELS

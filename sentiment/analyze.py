@@ -9,7 +9,7 @@ How a batch is scored (one model call, one encoder call):
    tickers — each sentence/clause that names a ticker, all in ONE ``predict_proba`` call.
 4. A ticker's clause mean is the mean probability over the clauses that name it; in a post naming
    a single ticker it is the post's own probability. Where the model carries a target-aware
-   stance model (the shipped default does), that model reads the post once per named ticker with
+   stance model (a folder trained with scripts/train_stance.py; the shipped default has none), it reads the post once per named ticker with
    the ticker marked (``<<IWM>>``, :func:`sentiment.text.target_text`), all in ONE more call, and
    the stance is ``STANCE_WEIGHT`` x its probabilities + the rest x the clause mean. An inherited
    ticker takes the reply's own probabilities.
@@ -123,7 +123,7 @@ def analyze_posts(
     being scored but whose tickers a reply can inherit. ``encoder`` embeds texts for themes
     (default: :func:`models.encoder.default_encoder`, int8 ONNX MiniLM). ``themes=False`` skips theme detection.
     ``stance_model`` judges each named ticker on the post with that ticker marked (default: the
-    ``stance_model`` the loaded model carries, as the shipped default does; ``False`` = none, and
+    ``stance_model`` the loaded model carries, if any; the shipped default has none; ``False`` = none, and
     then a ticker's stance is the mean over the clauses that name it).
     """
     linker = linker or default_linker()
