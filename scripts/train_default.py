@@ -81,6 +81,13 @@ def read_stocktwits_fixtures(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "label", "file"]).drop_duplicates("text").reset_index(drop=True)
 
 
+def validation_split(df: pd.DataFrame, split_seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(train, validation)``: the 90/10 split stratified by label that every training script uses."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(df, test_size=0.1, stratify=df["label"], random_state=split_seed)
+
+
 def label_ids(df: pd.DataFrame) -> np.ndarray:
     """``df["label"]`` as class indices in :data:`LABELS` order."""
     return df["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
@@ -361,10 +368,8 @@ def main() -> None:
         crowd_train_files = sorted(CROWD_DIR.glob("crowd_train*.csv"))
     st_p = data / "stocktwits" / "amoooma_stocktwits_labelled.csv"
 
-    from sklearn.model_selection import train_test_split
-
     news = read_labeled(sent_train_p)
-    news_tr, news_val = train_test_split(news, test_size=0.1, stratify=news["label"], random_state=args.split_seed)
+    news_tr, news_val = validation_split(news, args.split_seed)
     parts, val_parts = [news_tr], [news_val]
     data_rec = [
         {"file": "shared/data/twitter_fin_news/sent_train.csv", "use": "train (90 %) + validation (10 %, stratified)",
@@ -372,7 +377,7 @@ def main() -> None:
     ]
     for crowd_p in crowd_train_files:
         crowd = read_labeled(crowd_p)
-        crowd_tr, crowd_val = train_test_split(crowd, test_size=0.1, stratify=crowd["label"], random_state=args.split_seed)
+        crowd_tr, crowd_val = validation_split(crowd, args.split_seed)
         parts += [crowd_tr] * args.crowd_oversample
         val_parts.append(crowd_val)
         data_rec.append({"file": f"models/crowd_data/{crowd_p.name}",
@@ -383,7 +388,7 @@ def main() -> None:
         st = read_stocktwits_labelled(st_p)
         per = args.stocktwits_max // 2
         st = pd.concat([g.sample(min(len(g), per), random_state=args.split_seed) for _, g in st.groupby("label")])
-        st_tr, st_val = train_test_split(st, test_size=0.1, stratify=st["label"], random_state=args.split_seed)
+        st_tr, st_val = validation_split(st, args.split_seed)
         parts.append(st_tr)
         val_parts.append(st_val)
         data_rec.append({"file": "shared/data/stocktwits/amoooma_stocktwits_labelled.csv",

@@ -36,13 +36,13 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 
 from models.data import read_labeled  # noqa: E402
-from models.finetuned import (META_FILE, load_finetuned, predict_proba, reduce_lora_rank, sha256_file,  # noqa: E402
-                              weights_sha256)
-from models.labels import LABELS  # noqa: E402
-from models.train import classification_metrics, train  # noqa: E402
+from models.finetuned import META_FILE, load_finetuned, reduce_lora_rank, sha256_file, weights_sha256  # noqa: E402
+from models.train import train  # noqa: E402
 from sentiment.stance_data import linked_rows, stance_examples  # noqa: E402
+from train_default import evaluate, validation_split, write_card  # noqa: E402
 
 log = logging.getLogger("train_stance")
 CROWD_DIR = REPO / "models" / "crowd_data"
@@ -50,25 +50,9 @@ NAME = "crowdpulse-minilm-target-stance-v1"
 
 
 def split_files(files: list[Path], split_seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from sklearn.model_selection import train_test_split
-
-    tr, va = [], []
-    for p in files:
-        df = read_labeled(p)
-        a, b = train_test_split(df, test_size=0.1, stratify=df["label"], random_state=split_seed)
-        tr.append(a)
-        va.append(b)
-    return pd.concat(tr, ignore_index=True), pd.concat(va, ignore_index=True)
-
-
-def evaluate(folder: Path, sets: dict[str, pd.DataFrame]) -> dict[str, dict]:
-    model, tok, meta = load_finetuned(folder)
-    out = {}
-    for name, df in sets.items():
-        probs = predict_proba(model, tok, meta, df["text"].tolist())
-        y = df["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
-        out[name] = {"rows": len(df), **{k: round(v, 4) for k, v in classification_metrics(y, probs.argmax(1)).items()}}
-    return out
+    """Rows of ``files`` split per file exactly as scripts/train_default.py splits them."""
+    parts = [validation_split(read_labeled(p), split_seed) for p in files]
+    return pd.concat([a for a, _ in parts], ignore_index=True), pd.concat([b for _, b in parts], ignore_index=True)
 
 
 def attach(parent: Path, child: Path) -> None:
@@ -79,8 +63,6 @@ def attach(parent: Path, child: Path) -> None:
     meta["weights_sha256"] = weights_sha256(parent)
     meta_p.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if "evaluation" in meta.get("training", {}):  # a card written by train_default: add the stance model to it
-        from train_default import write_card
-
         write_card(parent, meta)
     log.info("attached %s to %s (weights sha256 now %s)", child, parent, meta["weights_sha256"][:12])
 
@@ -174,9 +156,11 @@ def main() -> None:
         shutil.copytree(staged, out)
     (out / "README.md").unlink(missing_ok=True)
     meta = json.loads((out / META_FILE).read_text(encoding="utf-8"))
-    evals = evaluate(out, {"validation (crowd_train rows held out, singles + composites)": val_df,
-                           "crowd_test*.csv singles": test_df[test_df["kind"] == "single"],
-                           "crowd_test*.csv composites": test_df[test_df["kind"] == "composite"]})
+    model, tok, loaded = load_finetuned(out)
+    evals = {name: evaluate(model, tok, loaded, df) for name, df in (
+        ("validation (crowd_train rows held out, singles + composites)", val_df),
+        ("crowd_test*.csv singles", test_df[test_df["kind"] == "single"]),
+        ("crowd_test*.csv composites", test_df[test_df["kind"] == "composite"]))}
     meta["evaluation"] = evals
     meta["training"]["stored_rank"] = {"rank": min(args.store_rank, args.lora_r), "norm_kept": round(kept, 4)}
     (out / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
