@@ -116,6 +116,7 @@ def analyze_posts(
     taxonomy: Taxonomy | None = None,
     themes: bool = True,
     stance_model=None,
+    stance_weight: float = STANCE_WEIGHT,
 ) -> Analysis:
     """Score ``posts`` (columns as in the store's posts table) with ``model``.
 
@@ -124,7 +125,8 @@ def analyze_posts(
     (default: :func:`models.encoder.default_encoder`, int8 ONNX MiniLM). ``themes=False`` skips theme detection.
     ``stance_model`` judges each named ticker on the post with that ticker marked (default: the
     ``stance_model`` the loaded model carries, if any; the shipped default has none; ``False`` = none, and
-    then a ticker's stance is the mean over the clauses that name it).
+    then a ticker's stance is the mean over the clauses that name it). ``stance_weight`` is the
+    stance model's share in a named ticker's stance.
     """
     linker = linker or default_linker()
     df = _normalise(posts)
@@ -195,7 +197,7 @@ def analyze_posts(
                 spans = [probs[i] for i, names in clause_items[n] if ticker in names]
                 p = np.mean(spans, axis=0) if spans else p_post
                 if (n, ticker) in target_probs:
-                    p = STANCE_WEIGHT * target_probs[(n, ticker)] + (1 - STANCE_WEIGHT) * p
+                    p = stance_weight * target_probs[(n, ticker)] + (1 - stance_weight) * p
                 stance_rows.append((*key, model_id, ticker, LABELS[int(np.argmax(p))], *map(float, p), via))
         else:
             for ticker in inherited.get(key, []):

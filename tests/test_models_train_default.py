@@ -122,4 +122,3 @@ def test_default_reads_crowd_language():
     got = [LABELS[i] for i in probs.argmax(1)]
     right = sum(g == w for g, w in zip(got, cases.values()))
     assert right >= 7, list(zip(cases, got))
-

@@ -125,3 +125,14 @@ def test_stance_is_the_weighted_mix_of_the_stance_model_and_the_clause_mean():
     want = STANCE_WEIGHT * np.array([0.0, 1.0, 0.0]) + (1 - STANCE_WEIGHT) * np.array([0.8, 0.1, 0.1])
     assert np.allclose([row.p_bullish, row.p_bearish, row.p_neutral], want)
     assert res.scores.iloc[0].label == "bullish"  # the post's own label is the main model's
+
+
+def test_stance_weight_one_takes_the_stance_model_alone():
+    class AlwaysBearish:
+        def predict_proba(self, texts, *, progress=False):
+            return np.tile([0.0, 1.0, 0.0], (len(texts), 1))
+
+    res = analyze_posts(pd.DataFrame([{"source": "t", "id": "1", "body": "GME calls"}]), KeywordModel(),
+                        encoder=HashEncoder(), themes=False, stance_model=AlwaysBearish(), stance_weight=1.0)
+    row = res.stances.iloc[0]
+    assert (row.label, row.p_bearish) == ("bearish", 1.0)

@@ -69,12 +69,13 @@ def linking_scores(df: pd.DataFrame) -> dict:
             "errors": errors}
 
 
-def run_analysis(df: pd.DataFrame, model, encoder, stance_model=None):
-    from sentiment.analyze import analyze_posts
+def run_analysis(df: pd.DataFrame, model, encoder, stance_model=None, stance_weight: float | None = None):
+    from sentiment.analyze import STANCE_WEIGHT, analyze_posts
 
     posts = pd.DataFrame({"source": df["dataset"], "id": df["comment_id"], "thread_id": None,
                           "parent_id": None, "title": None, "body": df["comment"]})
-    return analyze_posts(posts, model, encoder=encoder, themes=False, stance_model=stance_model)
+    return analyze_posts(posts, model, encoder=encoder, themes=False, stance_model=stance_model,
+                         stance_weight=STANCE_WEIGHT if stance_weight is None else stance_weight)
 
 
 def stance_scores(df: pd.DataFrame, analysis) -> dict:
@@ -215,17 +216,16 @@ def main() -> int:
           f"{micro['precision']:.3f}  recall {micro['recall']:.3f}  F1 {micro['f1']:.3f}")
     print(tab.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
-    import sentiment.analyze
     from models import load_model
+    from sentiment.analyze import STANCE_WEIGHT
 
     model = load_model(args.model)
     t0 = time.perf_counter()
     judge = False if args.no_stance_model else getattr(model, "stance_model", None)
-    if args.stance_weight is not None:
-        sentiment.analyze.STANCE_WEIGHT = args.stance_weight
-    analysis = run_analysis(part, model, get_encoder(), stance_model=judge)
+    weight = STANCE_WEIGHT if args.stance_weight is None else args.stance_weight
+    analysis = run_analysis(part, model, get_encoder(), stance_model=judge, stance_weight=weight)
     st = stance_scores(part, analysis)
-    how = f"target-aware stance model, weight {sentiment.analyze.STANCE_WEIGHT}" if judge else "clause mean"
+    how = f"target-aware stance model, weight {weight}" if judge else "clause mean"
     print(f"\nstance ({model.model_id}, {how}, {st['n']} (comment, ticker) pairs, gold {st['gold_counts']}, "
           f"{time.perf_counter() - t0:.1f}s):")
     print(f"  all gold pairs:    accuracy {st['accuracy']:.3f}  macro-F1 {st['macro_f1']:.3f}  "
