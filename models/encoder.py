@@ -105,7 +105,7 @@ class OnnxEncoder:
         return self
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None, *, progress: bool = False) -> np.ndarray:
-        from models.onnx import feed
+        from models.onnx import run_rows
 
         if isinstance(texts, str):
             texts = [texts]
@@ -121,9 +121,7 @@ class OnnxEncoder:
             tok = self._tokenizer([texts[i] for i in idx], padding=True, truncation=True,
                                   max_length=self.max_length, return_tensors="np")
             ids, mask = tok["input_ids"].astype(np.int64), tok["attention_mask"].astype(np.int64)
-            hidden = self._session.run(["last_hidden_state"], feed(self._session, ids, mask))[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            pooled = np.stack([h.mean(axis=0) for h in run_rows(self._session, "last_hidden_state", ids, mask)])
             out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return out
 

@@ -48,15 +48,31 @@ def feed(sess: Any, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[s
     return out
 
 
+def run_rows(sess: Any, output: str, input_ids: np.ndarray, attention_mask: np.ndarray) -> list[np.ndarray]:
+    """``output`` for each row alone, cut to its own (right-padded) length.
+
+    Dynamic int8 quantization picks each activation's scale from the whole tensor of one call,
+    so rows scored together change each other's results (by up to 0.25 in probability on Reddit
+    comments). One row per call makes a text's score independent of what it is scored with, and
+    on CPU it is not slower: no padding is computed.
+    """
+    out = []
+    for ids, mask in zip(input_ids, attention_mask):
+        n = max(int(mask.sum()), 1)
+        out.append(sess.run([output], feed(sess, ids[None, :n], mask[None, :n]))[0][0])
+    return out
+
+
 class OnnxClassifier:
-    """``__call__(input_ids, attention_mask) -> logits`` over an ONNX Runtime session."""
+    """``__call__(input_ids, attention_mask) -> logits`` over an ONNX Runtime session, one row per call
+    (:func:`run_rows`)."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         self.path = path
         self.session = session(path, threads)
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        return self.session.run(["logits"], feed(self.session, input_ids, attention_mask))[0]
+        return np.stack(run_rows(self.session, "logits", input_ids, attention_mask))
 
 
 def export_onnx(model: Any, path: Path, *, output: str = "logits", opset: int = 17) -> Path:

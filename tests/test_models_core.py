@@ -168,12 +168,18 @@ def test_long_post_is_weighted_mean_of_windows(scorer):
     np.testing.assert_allclose(scorer.predict_proba([long])[0], expected, atol=1e-9)
 
 
-def test_identical_across_batch_sizes(finbert_style):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_identical_across_batch_sizes(finbert_style, backend, tmp_path, monkeypatch):
+    # int8 ONNX too: dynamic quantization scales a whole call's activations together, so it must
+    # run one row per call (models.onnx.run_rows) for a text's score not to depend on its batch.
+    monkeypatch.setenv("CROWDPULSE_CACHE", str(tmp_path))
     texts = EDGE_TEXTS + [f"post {i}: " + "IWM to the moon " * (i % 17) for i in range(40)]
-    ref = load_model(str(finbert_style), backend="torch", batch_size=64).predict_proba(texts)
+    ref = load_model(str(finbert_style), backend=backend, batch_size=64).predict_proba(texts)
     for bs in (1, 3, 16):
-        got = load_model(str(finbert_style), backend="torch", batch_size=bs).predict_proba(texts)
+        got = load_model(str(finbert_style), backend=backend, batch_size=bs).predict_proba(texts)
         np.testing.assert_allclose(got, ref, atol=1e-4)
+    alone = np.vstack([load_model(str(finbert_style), backend=backend).predict_proba([t]) for t in texts[-6:]])
+    np.testing.assert_allclose(alone, ref[-6:], atol=1e-4)
 
 
 def test_temperature_softens(scorer):
@@ -303,3 +309,14 @@ def test_reduce_lora_rank_keeps_the_best_low_rank_update(tmp_path):
     assert reduce_lora_rank(tmp_path, 1) < 1.0
     with pytest.raises(ModelError, match="rank"):
         reduce_lora_rank(tmp_path, 5)
+
+
+def test_onnx_encoder_rows_do_not_depend_on_their_batch():
+    from models.encoder import OnnxEncoder
+
+    enc = OnnxEncoder(batch_size=64).load()
+    texts = ["Fed cuts rates", "IWM calls printing 🚀", "", "long bonds rally as yields fall " * 12, "recession soon?"]
+    together = enc.encode(texts)
+    alone = np.vstack([enc.encode([t]) for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
