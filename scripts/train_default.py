@@ -81,6 +81,30 @@ def read_stocktwits_fixtures(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["text", "label", "file"]).drop_duplicates("text").reset_index(drop=True)
 
 
+WSB_LABELS = CROWD_DIR / "wsb_labels.csv"
+WSB_COMMENTS = ("data", "reddit", "esbenkc_wsb_io_comments.csv")
+
+
+def read_wsb_labelled(shared: Path, split: str) -> pd.DataFrame | None:
+    """The project's labels of real r/wallstreetbets comments, ``split`` ``train`` or ``test``.
+
+    models/crowd_data/wsb_labels.csv holds ids and labels only (``id, split, label``; split = md5 of
+    the id, a fifth held out as ``test``); the text is the comment body of
+    shared/data/reddit/esbenkc_wsb_io_comments.csv (MIT; in its ``title`` column, HTML-escaped
+    twice). None when that file is absent.
+    """
+    path = shared.joinpath(*WSB_COMMENTS)
+    if not path.is_file():
+        return None
+    labels = pd.read_csv(WSB_LABELS, dtype=str, keep_default_na=False)
+    raw = pd.read_csv(path, usecols=["id", "title"], dtype=str, keep_default_na=False).drop_duplicates("id")
+    raw["text"] = raw["title"].map(html.unescape).map(html.unescape).str.replace("\u200b", "").str.strip()
+    out = labels[labels["split"] == split].merge(raw[["id", "text"]], on="id", how="left")
+    if out["text"].isna().any():
+        raise SystemExit(f"{int(out['text'].isna().sum())} labelled ids of {WSB_LABELS.name} are not in {path}")
+    return out[["text", "label"]].reset_index(drop=True)
+
+
 def validation_split(df: pd.DataFrame, split_seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(train, validation)``: the 90/10 split stratified by label that every training script uses."""
     from sklearn.model_selection import train_test_split
@@ -334,6 +358,9 @@ def main() -> None:
     ap.add_argument("--crowd-files", nargs="+", metavar="NAME",
                     help="crowd training files in models/crowd_data (default: every crowd_train*.csv there); "
                          "the card's rebuild command always names them, so a later file does not change a rebuild")
+    ap.add_argument("--wsb-oversample", type=int, default=0,
+                    help="train on the train split of the labelled r/wallstreetbets comments "
+                         "(models/crowd_data/wsb_labels.csv), repeated N times (default 0: not used)")
     ap.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="classifier input (models/heads.py)")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--stocktwits-max", type=int, default=4000, help="cap on StockTwits rows (balanced) if present")
@@ -383,6 +410,18 @@ def main() -> None:
         data_rec.append({"file": f"models/crowd_data/{crowd_p.name}",
                          "use": f"train (90 %, x{args.crowd_oversample}) + validation (10 %)", "rows": len(crowd),
                          "licence": "MIT (written for this project)", "sha256": sha256_file(crowd_p)})
+    if args.wsb_oversample > 0:
+        wsb = read_wsb_labelled(shared, "train")
+        if wsb is None:
+            ap.error(f"--wsb-oversample: {shared.joinpath(*WSB_COMMENTS)} is not there")
+        wsb_tr, wsb_val = validation_split(wsb, args.split_seed)
+        parts += [wsb_tr] * args.wsb_oversample
+        val_parts.append(wsb_val)
+        data_rec.append({"file": "models/crowd_data/wsb_labels.csv",
+                         "use": f"train (90 %, x{args.wsb_oversample}) + validation (10 %) of its train split; "
+                                "text from shared/data/reddit/esbenkc_wsb_io_comments.csv",
+                         "rows": len(wsb), "licence": "MIT (labels: this project; comments: esbenkc/WSB-Impact)",
+                         "sha256": sha256_file(WSB_LABELS)})
     st_used = st_p.exists()
     if st_used:
         st = read_stocktwits_labelled(st_p)
@@ -415,6 +454,7 @@ def main() -> None:
                                       f"{args.threads or os.cpu_count()} torch thread(s)",
                           "data": data_rec, "stocktwits_used": st_used, "split_seed": args.split_seed,
                           "validation": "10 % stratified split of sent_train.csv + 10 % of each crowd_train*.csv"
+                                        + (" + 10 % of the wsb_labels.csv train split" if args.wsb_oversample > 0 else "")
                                         + (" + 10 % of the StockTwits sample" if st_used else "")})
         (out / "README.md").unlink(missing_ok=True)  # peft's auto-generated card; MODEL_CARD.md replaces it
 
@@ -439,6 +479,9 @@ def main() -> None:
          read_labeled(data / "phrasebank" / "Sentences_50Agree.txt")),
         *[(f"{p.name} (project, held out)", "MIT", read_labeled(p)) for p in sorted(CROWD_DIR.glob("crowd_test*.csv"))],
     ]
+    wsb_test = read_wsb_labelled(shared, "test")
+    if wsb_test is not None:
+        sets.append(("r/wallstreetbets comments, wsb_labels.csv test split (held out)", "MIT", wsb_test))
     fx = shared / "fixtures" / "stocktwits"
     if fx.is_dir():
         st_fx = read_stocktwits_fixtures(fx)

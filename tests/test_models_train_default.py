@@ -122,3 +122,34 @@ def test_default_reads_crowd_language():
     got = [LABELS[i] for i in probs.argmax(1)]
     right = sum(g == w for g, w in zip(got, cases.values()))
     assert right >= 7, list(zip(cases, got))
+
+
+def test_wsb_labels_are_ids_only_and_held_out_by_md5():
+    import hashlib
+
+    import pandas as pd
+
+    labels = pd.read_csv(ROOT / "models" / "crowd_data" / "wsb_labels.csv", dtype=str, keep_default_na=False)
+    assert list(labels.columns) == ["id", "split", "label"] and labels["id"].is_unique
+    assert set(labels["label"]) == set(LABELS)
+    want = ["test" if int(hashlib.md5(i.encode()).hexdigest(), 16) % 5 == 0 else "train" for i in labels["id"]]
+    assert labels["split"].tolist() == want
+    evaluation = pd.read_csv(ROOT / "eval" / "sentiment" / "labels.csv", dtype=str)
+    assert not set(labels["id"]) & set(evaluation["comment_id"])
+    used = [d for d in _meta()["training"]["data"] if d["file"].endswith("wsb_labels.csv")]
+    assert all("of its train split" in d["use"] for d in used)
+
+
+def test_wsb_labels_join_the_shared_comments():
+    from tests.conftest import shared_path
+
+    path = shared_path("data", "reddit", "esbenkc_wsb_io_comments.csv")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from train_default import read_wsb_labelled
+
+    train, test = read_wsb_labelled(path.parents[2], "train"), read_wsb_labelled(path.parents[2], "test")
+    assert (len(train), len(test)) == (1099, 264)
+    assert not set(train["text"]) & set(test["text"])
+    assert not train["text"].str.contains("&amp;|&#x200B;|\u200b", regex=True).any()
