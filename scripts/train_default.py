@@ -11,11 +11,13 @@ crowd files with --crowd-files, so a crowd file added later does not change what
 
 Training data (licences allow it): Twitter Financial News sent_train.csv (MIT) minus a 10 %
 stratified validation split, the project's own crowd-language sets models/crowd_data/crowd_train*.csv
-(MIT, oversampled), and the author-tagged StockTwits set (MIT) when
+(MIT, oversampled), with --wsb-oversample N the train split of the project's labels of real
+r/wallstreetbets comments (models/crowd_data/wsb_labels.csv over the MIT
+shared/data/reddit/esbenkc_wsb_io_comments.csv), and the author-tagged StockTwits set (MIT) when
 shared/data/stocktwits/amoooma_stocktwits_labelled.csv exists. Early stopping, the temperature and
 the choice of members use only the validation split. Evaluation only: sent_valid.csv, Financial
-PhraseBank (CC BY-NC-SA, never trained on), models/crowd_data/crowd_test*.csv, the labeled
-StockTwits messages in shared/fixtures/stocktwits.
+PhraseBank (CC BY-NC-SA, never trained on), models/crowd_data/crowd_test*.csv, the test split of
+wsb_labels.csv, the labeled StockTwits messages in shared/fixtures/stocktwits.
 """
 from __future__ import annotations
 
@@ -258,8 +260,15 @@ def select_members(dirs: list[str], logits: list[np.ndarray], y: np.ndarray, max
 
 
 def crowd_files_of(data: list[dict]) -> list[str]:
-    """Names of the crowd_data files in a card's training-data table."""
-    return [Path(d["file"]).name for d in data if d["file"].startswith("models/crowd_data/")]
+    """Names of the crowd_train*.csv files (``--crowd-files``) in a card's training-data table."""
+    return [Path(d["file"]).name for d in data
+            if d["file"].startswith("models/crowd_data/") and Path(d["file"]).name != WSB_LABELS.name]
+
+
+def wsb_oversample_of(data: list[dict]) -> int:
+    """The ``--wsb-oversample`` a card's training-data table records (0: wsb_labels.csv not used)."""
+    use = [d["use"] for d in data if Path(d["file"]).name == WSB_LABELS.name]
+    return int(re.search(r"x(\d+)", use[0]).group(1)) if use else 0
 
 
 def with_crowd_files(command: str, names: list[str]) -> str:
@@ -268,7 +277,7 @@ def with_crowd_files(command: str, names: list[str]) -> str:
 
 
 def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, selection: str | None = None,
-            max_members: int | None = None, crowd_names: list[str] | None = None) -> None:
+            max_members: int | None = None, crowd_names: list[str] | None = None, wsb_oversample: int = 0) -> None:
     """Write ``out`` as an ensemble of ``member_dirs``: members stored as float16, logits averaged,
     a temperature fitted on the validation split. With ``max_members``, the members are the best
     subset of ``member_dirs`` on the validation split (:func:`select_members`)."""
@@ -287,6 +296,11 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
     if crowd_names is not None and sorted(crowd_names) != sorted(names_used):
         raise SystemExit("error: the members were trained and validated on other crowd files; add "
                          f"--crowd-files {' '.join(names_used)}")
+    wsb_used = wsb_oversample_of(metas[0]["training"]["data"])
+    if wsb_used != wsb_oversample:
+        raise SystemExit(f"error: the members were trained with --wsb-oversample {wsb_used}; "
+                         f"combine them with --wsb-oversample {wsb_used}, so the validation split is theirs")
+    wsb_arg = f" --wsb-oversample {wsb_used}" if wsb_used else ""
     out_arg = "models/default" if out.resolve() == DEFAULT_MODEL_DIR.resolve() else str(out)
     y = label_ids(val_df)
     logits = []
@@ -322,7 +336,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
                                                       names_used) + f" --out /tmp/cp-{n}" for n, m in zip(names, metas)),
                                    "python scripts/train_default.py --combine "
                                    + " ".join(f"/tmp/cp-{n}" for n in names) + f" --out {out_arg}"
-                                   + f" --crowd-files {' '.join(names_used)}"]),
+                                   + f" --crowd-files {' '.join(names_used)}" + wsb_arg]),
             "hardware": tr0.get("hardware"), "seconds": round(sum(m["training"]["seconds"] for m in metas), 1),
             "data": tr0["data"], "stocktwits_used": tr0.get("stocktwits_used", False),
             "validation": tr0.get("validation"), "split_seed": tr0.get("split_seed", 13),
@@ -460,7 +474,7 @@ def main() -> None:
 
     if args.combine:
         combine(args.combine, val_df, out, cmd.strip(), args.selection, args.max_members,
-                [p.name for p in crowd_train_files])
+                [p.name for p in crowd_train_files], args.wsb_oversample)
 
     meta_path = out / META_FILE
     meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -153,3 +153,20 @@ def test_wsb_labels_join_the_shared_comments():
     assert (len(train), len(test)) == (1099, 264)
     assert not set(train["text"]) & set(test["text"])
     assert not train["text"].str.contains("&amp;|&#x200B;|\u200b", regex=True).any()
+
+
+def test_combine_checks_the_wsb_oversample_of_its_members(tmp_path):
+    td = _train_default()
+    data = [{"file": "models/crowd_data/crowd_train.csv", "use": "train (90 %, x3) + validation (10 %)"},
+            {"file": "models/crowd_data/wsb_labels.csv", "use": "train (90 %, x2) + validation (10 %) of its train split"}]
+    assert td.crowd_files_of(data) == ["crowd_train.csv"] and td.wsb_oversample_of(data) == 2
+    assert td.wsb_oversample_of(data[:1]) == 0
+    members = []
+    for n in range(2):
+        d = tmp_path / f"m{n}"
+        d.mkdir()
+        (d / td.META_FILE).write_text(json.dumps({"training": {"data": data, "validation": "v", "split_seed": 13}}))
+        members.append(str(d))
+    with pytest.raises(SystemExit, match="--wsb-oversample 2"):
+        td.combine(members, None, tmp_path / "out", "cmd", crowd_names=["crowd_train.csv"], wsb_oversample=0)
+    assert not (tmp_path / "out").exists()
