@@ -224,15 +224,16 @@ def write_card(out: Path, meta: dict) -> None:
     if tr.get("selection"):
         lines += ["", f"Model selection: {tr['selection']}"]
     lines += ["", "## Limits", "",
-              "- The bulk of the training text is finance-news headlines (Twitter Financial News); crowd slang comes from "
-              "the project's own hand-written set of a few hundred sentences, so unusual slang, long multi-topic posts and "
-              "sarcasm without cues can be misread.",
+              "- The bulk of the training text is finance-news headlines (Twitter Financial News); crowd language comes from "
+              "the project's own written sentences (models/crowd_data/crowd_train*.csv) and, where the card lists "
+              "wsb_labels.csv, about a thousand real r/wallstreetbets comments of January-February 2021, so unusual slang, "
+              "long multi-topic posts and sarcasm without cues can be misread, and other periods and forums may read worse.",
               "- StockTwits messages are short, ticker-heavy and often carry no explicit cue; on the few author-tagged "
               "ones available for evaluation the model calls many of them neutral (see the table), so expect weaker "
               "direction calls on that source than on forum sentences.",
               "- English only. Through `models.load_model` (every crowdpulse command), texts longer than max_length tokens are split at sentence ends into windows whose probabilities are averaged by token count; only `models.finetuned.predict_proba` used alone truncates at max_length.",
               "- Calibration was fitted on news-plus-crowd validation text; on other text the probabilities may be "
-              "over- or under-confident (see the ECE column).", ""]
+              "over- or under-confident (see the ECE column: real forum comments are where it is worst).", ""]
     (out / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -516,7 +517,7 @@ def main() -> None:
     log.info("evaluation took %.0f s; %s holds %.2f MB", time.time() - t0, out, total / 1e6)
     print(json.dumps({k: {kk: v[kk] for kk in ("rows", "accuracy", "macro_f1", "ece", "ece_calibrated")}
                       for k, v in evals.items()}, indent=2))
-    print(f"rerun: {cmd}")
+    print("rerun: python scripts/train_default.py " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":
