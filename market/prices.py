@@ -258,7 +258,8 @@ def fetch_yahoo(tickers: str | Iterable[str], start: Any, end: Any = None, sessi
             reasons.setdefault(_reason(t, captured.messages), []).append(t)
         parts = [f"{', '.join(ts)}: {why}" for why, ts in reasons.items()]
         raise PriceDataError(f"no prices from Yahoo Finance for {'; '.join(parts)}; "
-                             "pass --csv DIR to load prices from TICKER.csv files instead")
+                             "TICKER.csv files in Yahoo's layout can be read instead "
+                             "(crowdpulse prices --csv DIR; --prices-csv DIR on run, demo and correlate)")
     for m in captured.messages:
         log.debug("yfinance: %s", m)
     out = _finish(pd.concat(frames, ignore_index=True), lo, hi)
