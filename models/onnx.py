@@ -53,8 +53,8 @@ def run_rows(sess: Any, output: str, input_ids: np.ndarray, attention_mask: np.n
 
     Dynamic int8 quantization picks each activation's scale from the whole tensor of one call,
     so rows scored together change each other's results (by up to 0.25 in probability on Reddit
-    comments). One row per call makes a text's score independent of what it is scored with, and
-    on CPU it is not slower: no padding is computed.
+    comments). One row per call makes a text's score independent of what it is scored with, at
+    about the same speed on CPU, where no padding is computed (docs/models.md, "Inference").
     """
     out = []
     for ids, mask in zip(input_ids, attention_mask):

@@ -144,11 +144,7 @@ def test_wsb_labels_join_the_shared_comments():
     from tests.conftest import shared_path
 
     path = shared_path("data", "reddit", "esbenkc_wsb_io_comments.csv")
-    import sys
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from train_default import read_wsb_labelled
-
+    read_wsb_labelled = _train_default().read_wsb_labelled
     train, test = read_wsb_labelled(path.parents[2], "train"), read_wsb_labelled(path.parents[2], "test")
     assert (len(train), len(test)) == (1099, 264)
     assert not set(train["text"]) & set(test["text"])
@@ -175,16 +171,11 @@ def test_combine_checks_the_wsb_oversample_of_its_members(tmp_path):
 def test_default_reads_held_out_real_wallstreetbets_comments():
     """The shipped default through load_model (int8 ONNX on CPU) on the 264 held-out real comments
     of wsb_labels.csv: 0.746 in int8 (0.739 in torch, card) when it shipped; the default before it read 0.689 / 0.678."""
-    import sys
-
     from models import load_model
     from tests.conftest import shared_path
 
     path = shared_path("data", "reddit", "esbenkc_wsb_io_comments.csv")
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from train_default import read_wsb_labelled
-
-    test = read_wsb_labelled(path.parents[2], "test")
+    test = _train_default().read_wsb_labelled(path.parents[2], "test")
     got = load_model("default").predict(test["text"].tolist())
     accuracy = float(np.mean(np.asarray(got) == test["label"].to_numpy()))
     assert accuracy >= 0.71, accuracy
