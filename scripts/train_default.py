@@ -87,8 +87,9 @@ WSB_LABELS = CROWD_DIR / "wsb_labels.csv"
 WSB_COMMENTS = ("data", "reddit", "esbenkc_wsb_io_comments.csv")
 
 
-def read_wsb_labelled(shared: Path, split: str) -> pd.DataFrame | None:
-    """The project's labels of real r/wallstreetbets comments, ``split`` ``train`` or ``test``.
+def read_wsb_labelled(shared: Path) -> pd.DataFrame | None:
+    """The project's labels of real r/wallstreetbets comments: ``DataFrame[text, label, split]``,
+    split ``train`` or ``test``.
 
     models/crowd_data/wsb_labels.csv holds ids and labels only (``id, split, label``; split = md5 of
     the id, a fifth held out as ``test``); the text is the comment body of
@@ -101,10 +102,15 @@ def read_wsb_labelled(shared: Path, split: str) -> pd.DataFrame | None:
     labels = pd.read_csv(WSB_LABELS, dtype=str, keep_default_na=False)
     raw = pd.read_csv(path, usecols=["id", "title"], dtype=str, keep_default_na=False).drop_duplicates("id")
     raw["text"] = raw["title"].map(html.unescape).map(html.unescape).str.replace("\u200b", "").str.strip()
-    out = labels[labels["split"] == split].merge(raw[["id", "text"]], on="id", how="left")
+    out = labels.merge(raw[["id", "text"]], on="id", how="left")
     if out["text"].isna().any():
         raise SystemExit(f"{int(out['text'].isna().sum())} labelled ids of {WSB_LABELS.name} are not in {path}")
-    return out[["text", "label"]].reset_index(drop=True)
+    return out[["text", "label", "split"]]
+
+
+def wsb_split(wsb: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The ``train`` or ``test`` rows of :func:`read_wsb_labelled` as ``DataFrame[text, label]``."""
+    return wsb.loc[wsb["split"] == split, ["text", "label"]].reset_index(drop=True)
 
 
 def validation_split(df: pd.DataFrame, split_seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -267,9 +273,21 @@ def crowd_files_of(data: list[dict]) -> list[str]:
 
 
 def wsb_oversample_of(data: list[dict]) -> int:
-    """The ``--wsb-oversample`` a card's training-data table records (0: wsb_labels.csv not used)."""
-    use = [d["use"] for d in data if Path(d["file"]).name == WSB_LABELS.name]
-    return int(re.search(r"x(\d+)", use[0]).group(1)) if use else 0
+    """The ``--wsb-oversample`` a card's training-data table records (0: wsb_labels.csv not used).
+
+    Runs record it as ``oversample``; runs made before that field existed only say it in ``use``
+    ("x2")."""
+    rec = [d for d in data if Path(d["file"]).name == WSB_LABELS.name]
+    if not rec:
+        return 0
+    if "oversample" in rec[0]:
+        return int(rec[0]["oversample"])
+    return int(re.search(r"x(\d+)", rec[0]["use"]).group(1))
+
+
+def _data_files(meta: dict) -> list[tuple]:
+    """What a run was trained on: (file, use, rows, sha256) of each data file (fields added later are ignored)."""
+    return [(d["file"], d.get("use"), d.get("rows"), d.get("sha256")) for d in meta["training"]["data"]]
 
 
 def with_crowd_files(command: str, names: list[str]) -> str:
@@ -291,7 +309,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
     splits = {(m["training"].get("validation"), m["training"].get("split_seed", 13)) for m in metas}
     if len(splits) > 1:
         raise SystemExit("error: the members were validated on different splits; train them with the same --split-seed.")
-    if any(m["training"]["data"] != metas[0]["training"]["data"] for m in metas):  # else the card could not say what each was trained on
+    if any(_data_files(m) != _data_files(metas[0]) for m in metas):  # else the card could not say what each was trained on
         raise SystemExit("error: the members were trained on different data files; retrain them on the same files.")
     names_used = crowd_files_of(metas[0]["training"]["data"])
     if crowd_names is not None and sorted(crowd_names) != sorted(names_used):
@@ -425,17 +443,19 @@ def main() -> None:
         data_rec.append({"file": f"models/crowd_data/{crowd_p.name}",
                          "use": f"train (90 %, x{args.crowd_oversample}) + validation (10 %)", "rows": len(crowd),
                          "licence": "MIT (written for this project)", "sha256": sha256_file(crowd_p)})
+    wsb_all = read_wsb_labelled(shared)  # read once: its train split may be trained on, its test split is always evaluated
     if args.wsb_oversample > 0:
-        wsb = read_wsb_labelled(shared, "train")
-        if wsb is None:
+        if wsb_all is None:
             ap.error(f"--wsb-oversample: {shared.joinpath(*WSB_COMMENTS)} is not there")
+        wsb = wsb_split(wsb_all, "train")
         wsb_tr, wsb_val = validation_split(wsb, args.split_seed)
         parts += [wsb_tr] * args.wsb_oversample
         val_parts.append(wsb_val)
         data_rec.append({"file": "models/crowd_data/wsb_labels.csv",
                          "use": f"train (90 %, x{args.wsb_oversample}) + validation (10 %) of its train split; "
                                 "text from shared/data/reddit/esbenkc_wsb_io_comments.csv",
-                         "rows": len(wsb), "licence": "MIT (labels: this project; comments: esbenkc/WSB-Impact)",
+                         "rows": len(wsb), "oversample": args.wsb_oversample,
+                         "licence": "MIT (labels: this project; comments: esbenkc/WSB-Impact)",
                          "sha256": sha256_file(WSB_LABELS)})
     st_used = st_p.exists()
     if st_used:
@@ -494,9 +514,8 @@ def main() -> None:
          read_labeled(data / "phrasebank" / "Sentences_50Agree.txt")),
         *[(f"{p.name} (project, held out)", "MIT", read_labeled(p)) for p in sorted(CROWD_DIR.glob("crowd_test*.csv"))],
     ]
-    wsb_test = read_wsb_labelled(shared, "test")
-    if wsb_test is not None:
-        sets.append(("r/wallstreetbets comments, wsb_labels.csv test split (held out)", "MIT", wsb_test))
+    if wsb_all is not None:
+        sets.append(("r/wallstreetbets comments, wsb_labels.csv test split (held out)", "MIT", wsb_split(wsb_all, "test")))
     fx = shared / "fixtures" / "stocktwits"
     if fx.is_dir():
         st_fx = read_stocktwits_fixtures(fx)

@@ -144,8 +144,9 @@ def test_wsb_labels_join_the_shared_comments():
     from tests.conftest import shared_path
 
     path = shared_path("data", "reddit", "esbenkc_wsb_io_comments.csv")
-    read_wsb_labelled = _train_default().read_wsb_labelled
-    train, test = read_wsb_labelled(path.parents[2], "train"), read_wsb_labelled(path.parents[2], "test")
+    td = _train_default()
+    wsb = td.read_wsb_labelled(path.parents[2])
+    train, test = td.wsb_split(wsb, "train"), td.wsb_split(wsb, "test")
     assert (len(train), len(test)) == (1099, 264)
     assert not set(train["text"]) & set(test["text"])
     assert not train["text"].str.contains("&amp;|&#x200B;|\u200b", regex=True).any()
@@ -157,6 +158,7 @@ def test_combine_checks_the_wsb_oversample_of_its_members(tmp_path):
             {"file": "models/crowd_data/wsb_labels.csv", "use": "train (90 %, x2) + validation (10 %) of its train split"}]
     assert td.crowd_files_of(data) == ["crowd_train.csv"] and td.wsb_oversample_of(data) == 2
     assert td.wsb_oversample_of(data[:1]) == 0
+    assert td.wsb_oversample_of([data[0], {**data[1], "use": "train", "oversample": 3}]) == 3  # the field wins
     members = []
     for n in range(2):
         d = tmp_path / f"m{n}"
@@ -175,7 +177,8 @@ def test_default_reads_held_out_real_wallstreetbets_comments():
     from tests.conftest import shared_path
 
     path = shared_path("data", "reddit", "esbenkc_wsb_io_comments.csv")
-    test = _train_default().read_wsb_labelled(path.parents[2], "test")
+    td = _train_default()
+    test = td.wsb_split(td.read_wsb_labelled(path.parents[2]), "test")
     got = load_model("default").predict(test["text"].tolist())
     accuracy = float(np.mean(np.asarray(got) == test["label"].to_numpy()))
     assert accuracy >= 0.71, accuracy
