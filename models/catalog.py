@@ -10,7 +10,8 @@ from models.errors import ModelError
 logger = logging.getLogger(__name__)
 
 
-def _crowdpulse_id(folder: Path, name: str | None = None) -> str | None:
+def _crowdpulse_folder(folder: Path, name: str | None = None) -> tuple[str, dict] | None:
+    """``(model_id, metadata)`` of a crowdpulse model folder, read from its files; None if unreadable."""
     try:
         from models.finetuned import read_meta, weights_sha256
     except ImportError:
@@ -21,7 +22,12 @@ def _crowdpulse_id(folder: Path, name: str | None = None) -> str | None:
     except (ModelError, OSError, ValueError, KeyError) as exc:
         logger.warning("cannot read model folder %s: %s", folder, exc)
         return None
-    return f"{name or meta.get('name') or folder.resolve().name}@{digest}"  # as models.spec.load_model names it
+    return f"{name or meta.get('name') or folder.resolve().name}@{digest}", meta  # as models.spec.load_model names it
+
+
+def _crowdpulse_id(folder: Path, name: str | None = None) -> str | None:
+    got = _crowdpulse_folder(folder, name)
+    return got[0] if got else None
 
 
 def model_id_of(spec: str) -> str | None:
@@ -60,15 +66,16 @@ def available_models(models_dir: str | Path | None = None) -> list[dict[str, Any
     try:
         from models.finetuned import DEFAULT_MODEL_DIR
 
-        default_id = _crowdpulse_id(Path(DEFAULT_MODEL_DIR), "default") if _is_crowdpulse_folder(Path(DEFAULT_MODEL_DIR)) else None
+        default = _crowdpulse_folder(Path(DEFAULT_MODEL_DIR), "default") if _is_crowdpulse_folder(Path(DEFAULT_MODEL_DIR)) else None
     except ImportError:
-        default_id = None
-    description = "shipped model not installed"
-    if default_id:
-        from models.finetuned import read_meta
-
-        stance = bool(read_meta(DEFAULT_MODEL_DIR).get("stance_model"))
-        description = "shipped fine-tuned MiniLM" + (" (with its target-aware stance model)" if stance else "")
+        default = None
+    default_id, description = None, "shipped model not installed"
+    if default:
+        default_id, meta = default
+        members = len(meta.get("members") or [])
+        description = ((f"shipped ensemble of {members} fine-tuned MiniLM classifiers" if members > 1
+                        else "shipped fine-tuned MiniLM")
+                       + (" (with its target-aware stance model)" if meta.get("stance_model") else ""))
     rows.append({"spec": "default", "model_id": default_id, "kind": "crowdpulse", "description": description})
     rows.append({"spec": "vader", "model_id": VaderModel().load().model_id, "kind": "baseline",
                  "description": "VADER lexicon (compound score)"})
