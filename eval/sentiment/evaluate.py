@@ -4,6 +4,8 @@ The labels (eval/sentiment/labels.csv) hold ids only; the text is read from
 ../shared/data/reddit/janash_*_comments_sample.csv. Each row: dataset, comment_id, split
 (tune | test, by md5 of the id), tickers ("IWM:bullish|TLT:bearish", empty = names no ticker),
 themes ("rate_cuts|recession", empty = no theme). See docs/labelling_guide.md.
+eval/sentiment/labels_second.csv holds a second annotator's stance of the same pairs, labelled
+blind; the report prints their agreement beside the model's stance figures.
 
     python eval/sentiment/evaluate.py                 # report the test split with the default model
     python eval/sentiment/evaluate.py --model vader   # another model
@@ -26,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data" / "reddit"
 LABELS_CSV = Path(__file__).resolve().parent / "labels.csv"
+#: A second annotator's stances on the same (comment, ticker) pairs, labelled blind to labels.csv.
+SECOND_CSV = Path(__file__).resolve().parent / "labels_second.csv"
+STANCES = ["bullish", "bearish", "neutral"]
 FILES = {"janash_wallstreetbets": "janash_wallstreetbets_comments_sample.csv",
          "janash_stocks": "janash_stocks_comments_sample.csv"}
 
@@ -100,6 +105,29 @@ def stance_scores(df: pd.DataFrame, analysis) -> dict:
         "gold_counts": pd.Series(y).value_counts().to_dict(),
         "per_label_f1": dict(zip(labels, f1_score(y, p, labels=labels, average=None))),
     }
+
+
+def agreement(df: pd.DataFrame) -> dict:
+    """How far a second annotator (eval/sentiment/labels_second.csv, blind to the first) agrees
+    with labels.csv on the stance of the (comment, ticker) pairs of ``df``: accuracy, macro-F1
+    (the first annotator as reference, as the model is scored), Cohen's kappa, confusion."""
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
+
+    second = pd.read_csv(SECOND_CSV, dtype=str, keep_default_na=False)
+    by_pair = {(d, c, t): s for d, c, t, s in second[["dataset", "comment_id", "ticker", "stance"]].itertuples(index=False)}
+    first, other = [], []
+    for row in df.itertuples():
+        for ticker, label in gold_pairs(row).items():
+            got = by_pair.get((row.dataset, row.comment_id, ticker))
+            if got is None:
+                raise SystemExit(f"{SECOND_CSV.name} has no stance for {row.dataset} {row.comment_id} {ticker}")
+            first.append(label)
+            other.append(got)
+    return {"n": len(first), "accuracy": accuracy_score(first, other),
+            "macro_f1": f1_score(first, other, labels=STANCES, average="macro"),
+            "kappa": cohen_kappa_score(first, other),
+            "per_label_f1": dict(zip(STANCES, f1_score(first, other, labels=STANCES, average=None))),
+            "confusion": pd.crosstab(pd.Series(first, name="first"), pd.Series(other, name="second"))}
 
 
 def theme_matrix(df: pd.DataFrame, ids: list[str]) -> np.ndarray:
@@ -233,6 +261,10 @@ def main() -> int:
     print(f"  linked pairs only: accuracy {st['accuracy_linked']:.3f}  macro-F1 {st['macro_f1_linked']:.3f}  "
           f"(n={st['n_linked']})")
     print("  per-label F1: " + ", ".join(f"{k} {v:.3f}" for k, v in st["per_label_f1"].items()))
+    agree = agreement(part)
+    print(f"  a second annotator on the same pairs: accuracy {agree['accuracy']:.3f}  macro-F1 {agree['macro_f1']:.3f}  "
+          f"Cohen's kappa {agree['kappa']:.3f}  (per-label F1: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in agree["per_label_f1"].items()) + ")")
     print("\nrerun: python eval/sentiment/evaluate.py --model %s --split %s%s"
           % (args.model, args.split, " --no-stance-model" if args.no_stance_model
              else f" --stance-weight {args.stance_weight}" if args.stance_weight is not None else ""))
