@@ -94,7 +94,7 @@ def main() -> None:
     ap.add_argument("--n-labeled", type=int, default=500, help="rows of sent_valid.csv for the accuracy check (0 = skip)")
     ap.add_argument("--batch-size", type=int, default=64, help="crowdpulse batch size")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--skip-pipeline-default", action="store_true", help="skip the slow batch_size=1 pipeline run")
+    ap.add_argument("--skip-pipeline-default", action="store_true", help="skip the pipeline run with its defaults (batch_size=1); the headline then compares with batch_size=64 alone")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
@@ -160,10 +160,10 @@ def main() -> None:
         print(f"  {name}: {secs:.1f} s")
 
     base = runs[0]  # the pipeline with its defaults, or at batch_size=64 with --skip-pipeline-default
-    print(f"\n{'run':<36}{'posts/s':>9}{'x vs ' + base.name:>38}{'agree':>8}{'acc':>8}{'peak RSS MB':>13}")
+    print(f"\n{'run':<36}{'posts/s':>9}  {'x vs ' + base.name:>38}{'agree':>8}{'acc':>8}{'peak RSS MB':>13}")
     for r in runs:
         acc = f"{r.labeled_accuracy:.4f}" if r.labeled_accuracy is not None else "-"
-        print(f"{r.name:<36}{r.posts_per_s:>9.1f}{r.posts_per_s / base.posts_per_s:>38.2f}"
+        print(f"{r.name:<36}{r.posts_per_s:>9.1f}  {r.posts_per_s / base.posts_per_s:>38.2f}"
               f"{r.agreement_with_pipeline:>8.4f}{acc:>8}{r.peak_rss_mb:>13.0f}")
     pb64 = next(r for r in runs if r.name == "pipeline (batch_size=64)")
     for r in runs[-2:]:
@@ -171,6 +171,9 @@ def main() -> None:
         print(f"{r.name}: {vs_default}{r.posts_per_s / pb64.posts_per_s:.2f}x the pipeline at batch_size=64; "
               f"accuracy on {args.n_labeled} sent_valid rows {r.labeled_accuracy if r.labeled_accuracy is None else f'{r.labeled_accuracy:.4f}'}"
               f" vs pipeline {pb64.labeled_accuracy if pb64.labeled_accuracy is None else f'{pb64.labeled_accuracy:.4f}'}")
+    fastest = max((r for r in runs if r.name.startswith("pipeline")), key=lambda r: r.posts_per_s)
+    for r in runs[-2:]:
+        print(f"headline: {r.name} is {r.posts_per_s / fastest.posts_per_s:.2f}x the faster pipeline run ({fastest.name})")
     print("peak RSS is the process's resident memory during each run (the model stays loaded throughout).")
     print("rerun: nice -n 10 python bench/score_throughput.py " + f"--model {args.model} --n {args.n} --n-labeled {args.n_labeled}"
           + (" --skip-pipeline-default" if args.skip_pipeline_default else ""))

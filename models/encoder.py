@@ -87,26 +87,24 @@ class OnnxEncoder:
     def __init__(self, max_length: int = 128, batch_size: int = 64) -> None:
         self.max_length = max_length
         self.batch_size = batch_size
-        self._session = None
+        self._rows = None
         self._tokenizer = None
 
     def load(self) -> "OnnxEncoder":
-        if self._session is not None:
+        if self._rows is not None:
             return self
         from transformers import AutoModel, AutoTokenizer
 
-        from models.onnx import cache_dir, export_cached, session
+        from models.onnx import RowRunner, cache_dir, export_cached
 
         base = base_model_dir()
         target = export_cached(lambda: AutoModel.from_pretrained(base, local_files_only=True), cache_dir() / ONNX_ENCODER_ID,
                                "model.int8.onnx", output="last_hidden_state", keep_fp32=False)
-        self._session = session(target)
+        self._rows = RowRunner(target)
         self._tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
         return self
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None, *, progress: bool = False) -> np.ndarray:
-        from models.onnx import run_rows
-
         if isinstance(texts, str):
             texts = [texts]
         texts = ["" if t is None else str(t) for t in texts]
@@ -121,7 +119,7 @@ class OnnxEncoder:
             tok = self._tokenizer([texts[i] for i in idx], padding=True, truncation=True,
                                   max_length=self.max_length, return_tensors="np")
             ids, mask = tok["input_ids"].astype(np.int64), tok["attention_mask"].astype(np.int64)
-            pooled = np.stack([h.mean(axis=0) for h in run_rows(self._session, "last_hidden_state", ids, mask)])
+            pooled = np.stack([h.mean(axis=0) for h in self._rows("last_hidden_state", ids, mask)])
             out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
         return out
 

@@ -320,3 +320,23 @@ def test_onnx_encoder_rows_do_not_depend_on_their_batch():
     alone = np.vstack([enc.encode([t]) for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_onnx_rows_run_concurrently_give_the_same_outputs_as_one_at_a_time():
+    """models.onnx.RowRunner runs rows on several threads; each row is still computed alone."""
+    from transformers import AutoTokenizer
+
+    from models.encoder import OnnxEncoder, base_model_dir
+    from models.onnx import RowRunner
+
+    enc = OnnxEncoder().load()
+    tok = AutoTokenizer.from_pretrained(base_model_dir(), local_files_only=True)
+    texts = ["Fed cuts rates", "IWM calls printing 🚀", "long bonds rally as yields fall " * 12, "recession soon?"] * 3
+    batch = tok(texts, padding=True, truncation=True, max_length=128, return_tensors="np")
+    ids, mask = batch["input_ids"].astype(np.int64), batch["attention_mask"].astype(np.int64)
+    one, four = RowRunner(enc._rows.path, threads=1), RowRunner(enc._rows.path, threads=4)
+    assert one._pool is None and four._pool is not None
+    serial, parallel = one("last_hidden_state", ids, mask), four("last_hidden_state", ids, mask)
+    assert [len(r) for r in parallel] == [int(m.sum()) for m in mask]  # each row cut to its own length, in order
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
