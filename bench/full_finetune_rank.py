@@ -80,6 +80,9 @@ def main() -> int:
     from models.finetuned import base_model_path, load_finetuned
     from models.heads import classifier_class
 
+    import transformers
+
+    transformers.logging.set_verbosity_error()  # the base loads without the run's head: a known, expected report
     torch.set_num_threads(args.threads)
     shared = Path(args.shared)
     model, tok, meta = load_finetuned(args.run)
