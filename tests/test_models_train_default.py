@@ -168,6 +168,12 @@ def test_combine_checks_the_wsb_oversample_of_its_members(tmp_path):
     with pytest.raises(SystemExit, match="--wsb-oversample 2"):
         td.combine(members, None, tmp_path / "out", "cmd", crowd_names=["crowd_train.csv"], wsb_oversample=0)
     assert not (tmp_path / "out").exists()
+    # a run recorded with the numeric field and one from before it trained on the same files ...
+    newer = [data[0], {**data[1], "oversample": 2}]
+    assert td._data_files({"training": {"data": newer}}) == td._data_files({"training": {"data": data}})
+    # ... while another use of a file is other data
+    other = [data[0], {**data[1], "use": "train (90 %, x3) + validation (10 %) of its train split"}]
+    assert td._data_files({"training": {"data": other}}) != td._data_files({"training": {"data": data}})
 
 
 def test_default_reads_held_out_real_wallstreetbets_comments():
