@@ -449,28 +449,17 @@ def rolling_stats(index: pd.DataFrame, returns: pd.DataFrame, *, windows: Sequen
     """Rolling correlation and KSG mutual information of the index against same-session returns.
 
     ``index`` [session, ticker, <signal>], ``returns`` [ticker, date, ret]; sessions with both
-    are aligned per ticker. Returns [date, ticker, window, corr, mi].
+    are aligned per ticker (:func:`market.stats.rolling_signal`, without noise bands). Returns
+    [date, ticker, window, corr, mi].
     """
-    from market.mi import rolling_mi
+    from market.stats import rolling_signal
 
+    cols = ["date", "ticker", "window", "corr", "mi"]
     if index.empty or returns.empty:
-        return pd.DataFrame(columns=["date", "ticker", "window", "corr", "mi"])
-    left = index[["session", "ticker", signal]].rename(columns={"session": "date", signal: "x"})
-    left = left.assign(date=pd.to_datetime(left["date"]))
-    right = returns[["ticker", "date", "ret"]].assign(date=lambda d: pd.to_datetime(d["date"]))
-    joined = left.merge(right, on=["ticker", "date"]).dropna(subset=["x", "ret"]).sort_values(["ticker", "date"])
-    out = []
-    for ticker, g in joined.groupby("ticker"):
-        for w in windows:
-            if len(g) < w:
-                continue
-            corr = g["x"].rolling(w, min_periods=w).corr(g["ret"])
-            mi = rolling_mi(g["x"].to_numpy(float), g["ret"].to_numpy(float), w)
-            out.append(pd.DataFrame({"date": g["date"].to_numpy(), "ticker": ticker, "window": w,
-                                     "corr": corr.to_numpy(), "mi": np.asarray(mi, float)}))
-    if not out:
-        return pd.DataFrame(columns=["date", "ticker", "window", "corr", "mi"])
-    return pd.concat(out, ignore_index=True).dropna(subset=["corr", "mi"], how="all")
+        return pd.DataFrame(columns=cols)
+    sentiment = index[["session", "ticker", signal]].rename(columns={"session": "date", signal: "value"})
+    out = rolling_signal(sentiment, returns, windows, null_draws=0)[cols]
+    return out.dropna(subset=["corr", "mi"], how="all").reset_index(drop=True)
 
 
 def top_posts_frame(store: Store, model_id: str, stance_rows: pd.DataFrame, index: pd.DataFrame, *,

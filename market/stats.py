@@ -391,6 +391,27 @@ def results_json(results: pd.DataFrame) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- pairs of tickers
 
 
+def _rolling_figures(x: np.ndarray, y: np.ndarray, w: int, rng: np.random.Generator,
+                     null_draws: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Trailing-window correlation and KSG MI of aligned ``x``, ``y`` (value at each window's last
+    index), and the 95th percentile of |corr| and MI in ``null_draws`` random windows with ``y``
+    rotated against ``x`` (circular shift); NaN bands when ``null_draws`` is 0."""
+    n = len(x)
+    corr = rolling_correlation(x, y, w)
+    mi = rolling_mi(x, y, w, k=DEFAULT_K)
+    if null_draws <= 0:
+        return corr, mi, float("nan"), float("nan")
+    ends = rng.integers(w - 1, n, size=null_draws)
+    shifts = circular_shifts(n, null_draws, rng)
+    c_null, m_null = np.empty(null_draws), np.empty(null_draws)
+    for i, (e, sh) in enumerate(zip(ends, shifts)):
+        sx = x[e - w + 1:e + 1]
+        sy = np.roll(y, -int(sh))[e - w + 1:e + 1]
+        c_null[i] = abs(np.corrcoef(sx, sy)[0, 1])
+        m_null[i] = ksg_mi(sx, sy, DEFAULT_K, seed=i)[0]
+    return corr, mi, float(np.nanquantile(c_null, 0.95)), float(np.quantile(m_null, 0.95))
+
+
 def rolling_pair(returns: pd.DataFrame, a: str, b: str, windows: Iterable[int] = (20, 60, 120), *,
                  null_draws: int = 400, seed: int = 0) -> pd.DataFrame:
     """Rolling correlation and KSG mutual information between two tickers' session returns.
@@ -417,22 +438,46 @@ def rolling_pair(returns: pd.DataFrame, a: str, b: str, windows: Iterable[int] =
     for w in sorted(set(int(w) for w in windows)):
         if w < 10 or w > n:
             raise StatisticsError(f"window {w} must be between 10 and the {n} sessions both tickers have")
-        corr = rolling_correlation(xa, xb, w)
-        mi = rolling_mi(xa, xb, w, k=DEFAULT_K)
-        # noise band: random windows of b rotated against a
-        ends = rng.integers(w - 1, n, size=null_draws)
-        shifts = circular_shifts(n, null_draws, rng)
-        c_null, m_null = np.empty(null_draws), np.empty(null_draws)
-        for i, (e, sh) in enumerate(zip(ends, shifts)):
-            sa = xa[e - w + 1:e + 1]
-            sb = np.roll(xb, -int(sh))[e - w + 1:e + 1]
-            c_null[i] = abs(np.corrcoef(sa, sb)[0, 1])
-            m_null[i] = ksg_mi(sa, sb, DEFAULT_K, seed=i)[0]
+        corr, mi, c95, m95 = _rolling_figures(xa, xb, w, rng, null_draws)
         frames.append(pd.DataFrame({
-            "date": pair.index, "window": w, "corr": corr, "mi": mi,
-            "corr_null95": float(np.quantile(c_null, 0.95)), "mi_null95": float(np.quantile(m_null, 0.95)),
+            "date": pair.index, "window": w, "corr": corr, "mi": mi, "corr_null95": c95, "mi_null95": m95,
         }).iloc[w - 1:])
     return pd.concat(frames, ignore_index=True)
+
+
+def rolling_signal(sentiment: pd.DataFrame, returns: pd.DataFrame, windows: Iterable[int] = (20, 60), *,
+                   null_draws: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Rolling correlation and KSG MI of a daily sentiment signal against same-session returns.
+
+    ``sentiment`` [date, ticker, value] (one row per session and ticker, as ``correlate_all``
+    takes it), ``returns`` [ticker, date, ret]; sessions with both are aligned per ticker.
+    Returns ``DataFrame[date, ticker, window, corr, mi, corr_null95, mi_null95]``, one row per
+    ticker, window size and session (the window's last). The noise bands are those of
+    :func:`rolling_pair`: returns rotated against sentiment (``null_draws=0``: NaN, faster). A
+    window larger than a ticker's aligned sessions is left out for that ticker.
+    """
+    cols = ["date", "ticker", "window", "corr", "mi", "corr_null95", "mi_null95"]
+    if not {"date", "ticker", "value"} <= set(sentiment.columns) or not {"ticker", "date", "ret"} <= set(returns.columns):
+        raise StatisticsError("sentiment needs columns date, ticker, value and returns ticker, date, ret")
+    left = sentiment.assign(ticker=sentiment["ticker"].astype(str).str.upper(), date=pd.to_datetime(sentiment["date"]))
+    right = returns.assign(ticker=returns["ticker"].astype(str).str.upper(), date=pd.to_datetime(returns["date"]))
+    joined = (left[["date", "ticker", "value"]].merge(right[["date", "ticker", "ret"]], on=["ticker", "date"])
+              .dropna(subset=["value", "ret"]).sort_values(["ticker", "date"]))
+    frames = []
+    for ticker, g in joined.groupby("ticker", sort=True):
+        x, y = g["value"].to_numpy(float), g["ret"].to_numpy(float)
+        rng = np.random.default_rng(seed)
+        for w in sorted(set(int(w) for w in windows)):
+            if w < 5:
+                raise StatisticsError(f"window {w} is too short; use at least 5 sessions")
+            if w > len(g):
+                continue
+            corr, mi, c95, m95 = _rolling_figures(x, y, w, rng, null_draws)
+            frames.append(pd.DataFrame({"date": g["date"].to_numpy(), "ticker": ticker, "window": w, "corr": corr,
+                                        "mi": mi, "corr_null95": c95, "mi_null95": m95}).iloc[w - 1:])
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
 
 
 def summarize_rolling(rolling: pd.DataFrame) -> pd.DataFrame:

@@ -101,6 +101,22 @@ def test_correlate_finds_planted_lead(planted, tmp_path):
     assert "Newey-West" in out.stdout and "*" in out.stdout
 
 
+def test_correlate_rolling_prints_each_ticker_and_writes_json(planted, tmp_path):
+    out_json = tmp_path / "out.json"
+    out = cli("correlate", "--db", str(tmp_path / "none.duckdb"), "--tickers", "IWM,TLT",
+              "--sentiment-csv", str(planted / "sentiment.csv"), "--prices-csv", str(planted),
+              "--lags", "2", "--permutations", "99", "--rolling", "--windows", "40,120", "--json", str(out_json))
+    assert out.returncode == 0, out.stderr
+    assert "IWM: sentiment vs same-session return" in out.stdout and "TLT: sentiment" in out.stdout
+    assert "noise95" in out.stdout
+    doc = json.loads(out_json.read_text())
+    assert [r["ticker"] for r in doc["rolling"]] == ["IWM", "TLT"]
+    summary = pd.DataFrame(doc["rolling"][0]["summary"])
+    assert list(summary["window"]) == [40, 120] and (summary["n_windows"] == [360, 280]).all()
+    # the planted effect is a one-session lead, not a same-session tie: few windows beyond the noise band
+    assert (summary["share_corr_beyond_null95"] < 0.3).all()
+
+
 def test_correlate_bad_options(planted, tmp_path):
     _one_line_error(cli("correlate", "--signal", "vibes", "--sentiment-csv", str(planted / "sentiment.csv"),
                         "--prices-csv", str(planted)), "--signal", "mean_score, bullishness, count")

@@ -12,7 +12,7 @@ from market.errors import StatisticsError
 from market.mi import ksg_mi, mi_permutation_test, rolling_mi
 from market.stats import (
     RESULT_COLUMNS, TESTS, correlate_all, event_study, forward_returns, granger_both, results_json,
-    rolling_pair, summarize_rolling,
+    rolling_pair, rolling_signal, summarize_rolling,
 )
 
 N = 750
@@ -197,6 +197,29 @@ def test_rolling_pair_on_planted_regime_change(sessions):
     assert summary.loc[60, "share_corr_beyond_null95"] > 0.4
     with pytest.raises(StatisticsError, match="no returns for SPY"):
         rolling_pair(rets, "IWM", "SPY", [20])
+
+
+def test_rolling_signal_finds_a_same_session_tie_only_where_planted(sessions):
+    rng = np.random.default_rng(7)
+    n = len(sessions)
+    s_iwm, s_tlt = rng.normal(size=n), rng.normal(size=n)
+    r_iwm = 0.01 * rng.normal(size=n)
+    r_iwm[n // 2:] = 0.01 * (0.8 * s_iwm[n // 2:] + 0.6 * rng.normal(size=n - n // 2))  # second half only
+    r_tlt = 0.01 * rng.normal(size=n)
+    sent = pd.concat([_frames(sessions, s_iwm, r_iwm)[0], _frames(sessions, s_tlt, r_tlt, "TLT")[0]])
+    rets = pd.concat([_frames(sessions, s_iwm, r_iwm)[1], _frames(sessions, s_tlt, r_tlt, "TLT")[1]])
+    roll = rolling_signal(sent, rets, [40, 10_000], null_draws=200)
+    assert set(roll["window"]) == {40}  # a window longer than the sessions is left out
+    iwm = roll[roll["ticker"] == "IWM"].set_index("date")
+    assert iwm["corr"].iloc[:300].abs().mean() < 0.2 and iwm["corr"].iloc[-300:].mean() > 0.7
+    assert (iwm["corr"].iloc[-300:] > iwm["corr_null95"].iloc[-300:]).all()
+    tlt = summarize_rolling(roll[roll["ticker"] == "TLT"]).iloc[0]
+    assert tlt["share_corr_beyond_null95"] < 0.15 and tlt["share_mi_beyond_null95"] < 0.15
+    quick = rolling_signal(sent, rets, [40], null_draws=0)
+    np.testing.assert_allclose(quick["corr"], roll["corr"])
+    assert quick["corr_null95"].isna().all()
+    with pytest.raises(StatisticsError, match="at least 5"):
+        rolling_signal(sent, rets, [3])
 
 
 def test_correlation_network_edges_and_graph(sessions):

@@ -113,20 +113,12 @@ def _results_table(results: Any, title: str) -> Table:
     return table
 
 
-def _run_pair(db: Path, pair: tuple[str, str], windows: list[int], prices_csv: Optional[Path],
-              json_out: Optional[Path], plot: Optional[Path], seed: int) -> None:
-    from market.network import correlation_network
-    from market.returns import session_returns
-    from market.stats import rolling_pair, summarize_rolling
-
-    a, b = (p.upper() for p in pair)
-    returns = session_returns(_prices(db, [a, b], prices_csv))
-    rolling = rolling_pair(returns, a, b, windows, seed=seed)
-    summary = summarize_rolling(rolling)
-    n_sessions = int(returns.pivot_table(index="date", columns="ticker", values="ret").dropna().shape[0])
-    table = Table(title=f"{a} vs {b} daily returns, {n_sessions} common sessions: rolling figures per window size")
+def _rolling_table(summary: Any, title: str) -> Table:
+    """``market.stats.summarize_rolling`` output as one column per window size."""
+    table = Table(title=title)
     table.add_column("figure")
-    for r in summary.itertuples():
+    rows = list(summary.itertuples())
+    for r in rows:
         table.add_column(f"{r.window} sessions", justify="right")
     figures = [
         ("windows", lambda r: f"{r.n_windows:,}"),
@@ -142,12 +134,29 @@ def _run_pair(db: Path, pair: tuple[str, str], windows: list[int], prices_csv: O
         ("MI noise95", lambda r: f"{r.mi_null95:.3f}"),
         ("share of windows beyond", lambda r: f"{r.share_mi_beyond_null95:.0%}"),
     ]
-    rows = list(summary.itertuples())
     for name, f in figures:
         table.add_row(name, *[f(r) for r in rows])
-    console.print(table)
-    console.print("noise95: the value that 5% of windows reach when the two series are rotated against each other "
-                  "(circular shift, independence); a window beyond it is one of many windows looked at, not a finding.")
+    return table
+
+
+NOISE95 = ("noise95: the value that 5% of windows reach when the two series are rotated against each other "
+           "(circular shift, independence); a window beyond it is one of many windows looked at, not a finding.")
+
+
+def _run_pair(db: Path, pair: tuple[str, str], windows: list[int], prices_csv: Optional[Path],
+              json_out: Optional[Path], plot: Optional[Path], seed: int) -> None:
+    from market.network import correlation_network
+    from market.returns import session_returns
+    from market.stats import rolling_pair, summarize_rolling
+
+    a, b = (p.upper() for p in pair)
+    returns = session_returns(_prices(db, [a, b], prices_csv))
+    rolling = rolling_pair(returns, a, b, windows, seed=seed)
+    summary = summarize_rolling(rolling)
+    n_sessions = int(returns.pivot_table(index="date", columns="ticker", values="ret").dropna().shape[0])
+    console.print(_rolling_table(summary, f"{a} vs {b} daily returns, {n_sessions} common sessions: "
+                                          "rolling figures per window size"))
+    console.print(NOISE95)
     net = correlation_network(returns, window=max(windows))
     console.print(net.summary())
     if plot is not None:
@@ -162,6 +171,26 @@ def _run_pair(db: Path, pair: tuple[str, str], windows: list[int], prices_csv: O
         }
         json_out.write_text(json.dumps(doc, indent=1))
         console.print(f"wrote {json_out}")
+
+
+def _print_rolling_signal(sentiment: Any, returns: Any, windows: list[int], signal_name: str, seed: int) -> list[dict]:
+    """Print per-ticker rolling figures of the signal against same-session returns; their JSON summary."""
+    from market.stats import rolling_signal, summarize_rolling
+
+    with console.status("rolling windows"):
+        roll = rolling_signal(sentiment, returns, windows, seed=seed)
+    out = []
+    for ticker in sorted(set(sentiment["ticker"].astype(str).str.upper())):
+        g = roll[roll["ticker"] == ticker]
+        if g.empty:
+            console.print(f"{ticker}: fewer sessions with both {signal_name} and returns than the smallest window "
+                          f"({min(windows)}); no rolling figures")
+            continue
+        summary = summarize_rolling(g)
+        console.print(_rolling_table(summary, f"{ticker}: {signal_name} vs same-session return, rolling figures per window size"))
+        out.append({"ticker": ticker, "summary": json.loads(summary.to_json(orient="records", date_format="iso"))})
+    console.print(NOISE95)
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -207,7 +236,8 @@ def register(app: typer.Typer) -> None:
         prices_csv: Annotated[Optional[Path], typer.Option("--prices-csv", help="Folder of TICKER.csv files instead of the prices table.")] = None,
         json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the results as JSON to this file.")] = None,
         pair: Annotated[Optional[tuple[str, str]], typer.Option("--pair", help="Two tickers: rolling correlation and MI of their returns.")] = None,
-        windows: Annotated[str, typer.Option("--windows", help="Rolling window sizes for --pair.")] = "20,60,120",
+        windows: Annotated[str, typer.Option("--windows", help="Rolling window sizes for --pair and --rolling.")] = "20,60,120",
+        rolling: Annotated[bool, typer.Option("--rolling", help="Also the rolling correlation and MI of the signal against same-session returns, per ticker and --windows size.")] = False,
         plot: Annotated[Optional[Path], typer.Option("--plot", help="With --pair: write a PNG of the rolling figures.")] = None,
         model: Annotated[Optional[str], typer.Option("--model", help="model_id whose scores form the index (default: the most used).")] = None,
         seed: Annotated[int, typer.Option("--seed", help="Seed for permutations and bootstrap.")] = 0,
@@ -253,6 +283,9 @@ def register(app: typer.Typer) -> None:
                                               f"{results.attrs['n_tests']} tests (* = BH-adjusted p < 0.05)"))
         for test, method in results.attrs["methods"].items():
             console.print(f"  {test}: {method}", style="dim")
+        doc = results_json(results)
+        if rolling:
+            doc["rolling"] = _print_rolling_signal(sentiment, returns, _windows(windows), signal_name, seed)
         if json_out is not None:
-            json_out.write_text(json.dumps(results_json(results), indent=1))
+            json_out.write_text(json.dumps(doc, indent=1))
             err_console.print(f"wrote {json_out}")
