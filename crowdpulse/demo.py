@@ -62,12 +62,12 @@ def run_demo(store: Store, *, model: str = "default", prices_csv: Path | None = 
         update_prices(store, tickers, start=start, end=end, csv_dir=None)
         have_prices = True
     except MarketError as exc:
-        notes.append(f"Yahoo Finance: {exc}")
         if prices_csv is not None:
             update_prices(store, tickers, start=start, end=end, csv_dir=prices_csv)
             have_prices = True
-            notes.append(f"prices read from {prices_csv} instead")
+            notes.append(f"Yahoo Finance: {getattr(exc, 'reason', exc)}; prices read from {prices_csv} instead")
         else:
+            notes.append(f"Yahoo Finance: {exc}")
             notes.append("no prices: the correlation section is left out (pass --prices-csv DIR with TICKER.csv files)")
     stats = pd.DataFrame()
     if have_prices:

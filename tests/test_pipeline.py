@@ -105,6 +105,8 @@ def test_demo_with_prices_csv_prints_the_table_and_writes_a_report(tmp_path):
         assert ticker in out.stdout
     # The statistics run, or say in one line why the sample has too few sessions for them.
     assert "tests run" in out.stdout or "too few sessions" in out.stdout
+    if "Yahoo Finance:" in out.stdout:  # offline: one note says where the prices came from, without the CSV hint
+        assert f"prices read from {prices} instead" in out.stdout and "can be read instead" not in out.stdout
     assert (tmp_path / "report.html").exists()
     stats = _cli("db", "stats", "--db", "crowdpulse-demo.duckdb", cwd=tmp_path)
     assert stats.returncode == 0 and "posts" in stats.stdout
