@@ -26,11 +26,13 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from models.labels import LABELS  # noqa: E402  (after the path insert)
+
 SHARED = ROOT.parent / "shared" / "data" / "reddit"
 LABELS_CSV = Path(__file__).resolve().parent / "labels.csv"
 #: A second annotator's stances on the same (comment, ticker) pairs, labelled blind to labels.csv.
 SECOND_CSV = Path(__file__).resolve().parent / "labels_second.csv"
-STANCES = ["bullish", "bearish", "neutral"]
+STANCES = list(LABELS)
 FILES = {"janash_wallstreetbets": "janash_wallstreetbets_comments_sample.csv",
          "janash_stocks": "janash_stocks_comments_sample.csv"}
 
@@ -96,7 +98,7 @@ def stance_scores(df: pd.DataFrame, analysis) -> dict:
             linked.append(got is not None)
             p.append(got if got is not None else post[row.comment_id])
     y, p, linked = np.array(y), np.array(p), np.array(linked)
-    labels = ["bullish", "bearish", "neutral"]
+    labels = STANCES
     return {
         "n": len(y), "accuracy": accuracy_score(y, p), "macro_f1": f1_score(y, p, labels=labels, average="macro"),
         "n_linked": int(linked.sum()),
