@@ -257,11 +257,9 @@ def fetch_yahoo(tickers: str | Iterable[str], start: Any, end: Any = None, sessi
         for t in failed:
             reasons.setdefault(_reason(t, captured.messages), []).append(t)
         parts = [f"{', '.join(ts)}: {why}" for why, ts in reasons.items()]
-        reason = f"no prices from Yahoo Finance for {'; '.join(parts)}"
-        err = PriceDataError(f"{reason}; TICKER.csv files in Yahoo's layout can be read instead "
-                             "(crowdpulse prices --csv DIR; --prices-csv DIR on run, demo and correlate)")
-        err.reason = reason  # without the hint, for callers that already read CSV files instead
-        raise err
+        raise PriceDataError(f"no prices from Yahoo Finance for {'; '.join(parts)}",
+                             hint="TICKER.csv files in Yahoo's layout can be read instead "
+                                  "(crowdpulse prices --csv DIR; --prices-csv DIR on run, demo and correlate)")
     for m in captured.messages:
         log.debug("yfinance: %s", m)
     out = _finish(pd.concat(frames, ignore_index=True), lo, hi)
