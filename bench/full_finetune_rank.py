@@ -47,7 +47,7 @@ def validation_of(td, meta: dict, shared: Path) -> pd.DataFrame:
 
 def low_rank(model, base_state: dict, rank: int | None):
     """A copy of ``model`` with each encoder linear update at ``rank`` (None: exact) and base embeddings."""
-    import torch
+    from models.finetuned import low_rank_factors
 
     out = copy.deepcopy(model)
     state = out.state_dict()
@@ -55,11 +55,9 @@ def low_rank(model, base_state: dict, rank: int | None):
     for key, w in state.items():
         if "encoder.layer" in key and key.endswith(".weight") and w.dim() == 2:
             delta = (w - base_state[key]).float()
-            u, s, vh = torch.linalg.svd(delta, full_matrices=False)
-            r = len(s) if rank is None else rank
-            kept += float((s[:r] ** 2).sum())
-            total += float((s ** 2).sum())
-            state[key] = base_state[key] + (u[:, :r] * s[:r]) @ vh[:r]
+            b, a, k, t = low_rank_factors(delta, min(delta.shape) if rank is None else rank)
+            kept, total = kept + k, total + t
+            state[key] = base_state[key] + b @ a
         elif "embeddings" in key and "LayerNorm" not in key:
             state[key] = base_state[key]
     out.load_state_dict(state)

@@ -215,6 +215,17 @@ def predict_proba(model, tokenizer, meta: dict, texts: Sequence[str], *, batch_s
     return probs[:, label_columns(meta)]
 
 
+def low_rank_factors(matrix, rank: int):
+    """The best rank-``rank`` approximation of ``matrix`` (truncated SVD, Eckart-Young) as factors
+    ``(B, A)`` with ``B @ A`` the approximation, and the squared Frobenius norm kept and in all:
+    ``(B, A, kept, total)``."""
+    import torch
+
+    u, s, vh = torch.linalg.svd(matrix, full_matrices=False)
+    root = s[:rank].sqrt()
+    return u[:, :rank] * root, root[:, None] * vh[:rank], float((s[:rank] ** 2).sum()), float((s ** 2).sum())
+
+
 def reduce_lora_rank(folder: str | Path, rank: int) -> float:
     """Store the LoRA adapters in ``folder`` at a lower ``rank``, in place (a smaller file).
 
@@ -223,7 +234,6 @@ def reduce_lora_rank(folder: str | Path, rank: int) -> float:
     ``alpha / r`` factor is unchanged. Returns the share of the updates' squared Frobenius norm
     that is kept (1.0 = nothing lost). The classifier head is untouched.
     """
-    import torch
     from safetensors.torch import load_file, save_file
 
     folder = Path(folder)
@@ -236,13 +246,10 @@ def reduce_lora_rank(folder: str | Path, rank: int) -> float:
     kept = total = 0.0
     for a_key in [k for k in tensors if k.endswith("lora_A.weight")]:
         b_key = a_key.replace("lora_A.weight", "lora_B.weight")
-        a, b = tensors[a_key].float(), tensors[b_key].float()
-        u, s, vh = torch.linalg.svd(b @ a, full_matrices=False)
-        kept += float((s[:rank] ** 2).sum())
-        total += float((s ** 2).sum())
-        root = s[:rank].sqrt()
-        tensors[b_key] = (u[:, :rank] * root).to(tensors[b_key].dtype).contiguous()
-        tensors[a_key] = (root[:, None] * vh[:rank]).to(tensors[a_key].dtype).contiguous()
+        b, a, k, t = low_rank_factors(tensors[b_key].float() @ tensors[a_key].float(), rank)
+        kept, total = kept + k, total + t
+        tensors[b_key] = b.to(tensors[b_key].dtype).contiguous()
+        tensors[a_key] = a.to(tensors[a_key].dtype).contiguous()
     save_file(tensors, str(w_p), metadata={"format": "pt"})
     cfg["lora_alpha"] = cfg["lora_alpha"] * rank / old
     cfg["r"] = rank
