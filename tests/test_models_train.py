@@ -137,6 +137,54 @@ def test_train_rejects_unknown_labels(tmp_path):
         train(pd.DataFrame({"x": [1]}), bad, tmp_path / "x", epochs=1, progress=False)
 
 
+def test_distillation_loss_is_t2_kl_and_zero_only_when_student_matches_teacher():
+    import torch
+
+    from models.train import distillation_loss
+
+    teacher = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
+    assert float(distillation_loss(teacher.clone(), teacher, 2.0)) == pytest.approx(0.0, abs=1e-7)
+    student = torch.tensor([[0.0, 0.0, 0.0], [1.0, -1.0, 0.0]])
+    t = 2.0
+    p = torch.softmax(teacher / t, -1)
+    by_hand = (p * (p.log() - torch.log_softmax(student / t, -1))).sum(-1).mean() * t * t
+    assert float(distillation_loss(student, teacher, t)) == pytest.approx(float(by_hand), rel=1e-6)
+    # the gradient moves the student toward the teacher
+    s = student.clone().requires_grad_(True)
+    distillation_loss(s, teacher, t).backward()
+    moved = (s - 0.5 * s.grad).detach()
+    assert float(distillation_loss(moved, teacher, t)) < float(distillation_loss(student, teacher, t))
+
+
+def test_train_rejects_teacher_logits_that_do_not_match_the_rows(tmp_path):
+    from models.train import train
+
+    data = _toy(12, 0)
+    with pytest.raises(ModelError, match="teacher_logits must be 12 x 3"):
+        train(data, data, tmp_path / "x", teacher_logits=np.zeros((11, 3)), progress=False)
+    with pytest.raises(ModelError, match="distill_weight"):
+        train(data, data, tmp_path / "x", teacher_logits=np.zeros((12, 3)), distill_weight=1.5, progress=False)
+
+
+@pytest.mark.slow  # ~15 s CPU
+def test_a_student_with_full_distillation_weight_follows_the_teacher_not_the_labels(tmp_path):
+    from models.finetuned import load_finetuned, predict_logits
+    from models.train import train
+
+    data = _toy(60, 0)
+    y = data["label"].map({n: i for i, n in enumerate(LABELS)}).to_numpy()
+    swap = np.array([1, 0, 2])  # the teacher calls bullish rows bearish and bearish rows bullish
+    teacher = np.full((len(data), 3), -4.0, dtype=np.float32)
+    teacher[np.arange(len(data)), swap[y]] = 4.0
+    res = train(data, data, tmp_path / "s", epochs=4, lr=3e-3, batch_size=12, lora_r=4, max_length=32,
+                progress=False, threads=1, patience=4, teacher_logits=teacher, distill_weight=1.0)
+    assert res.best_epoch >= 1
+    model, tok, meta = load_finetuned(tmp_path / "s")
+    pred = predict_logits(model, tok, data["text"].tolist(), max_length=32).argmax(1)
+    assert (pred == swap[y]).mean() > 0.8
+    assert meta["training"]["hyper_parameters"]["distill_weight"] == 1.0
+
+
 def test_load_finetuned_rejects_a_plain_folder(tmp_path):
     from models.finetuned import is_finetuned_folder, load_finetuned
 

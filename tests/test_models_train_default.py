@@ -188,3 +188,28 @@ def test_default_reads_held_out_real_wallstreetbets_comments():
     got = load_model("default").predict(test["text"].tolist())
     accuracy = float(np.mean(np.asarray(got) == test["label"].to_numpy()))
     assert accuracy >= 0.71, accuracy
+
+
+@pytest.mark.slow  # trains a toy teacher: ~10 s CPU
+def test_teacher_logits_score_each_text_once_and_are_cached_beside_the_teacher(tmp_path):
+    from models.finetuned import load_finetuned, predict_logits
+    from models.train import train
+    from tests.test_models_train import _toy
+
+    td = _train_default()
+    teacher = tmp_path / "teacher"
+    train(_toy(30, 0), _toy(9, 1), teacher, epochs=1, batch_size=10, lora_r=4, max_length=32, progress=False, threads=1)
+    texts = _toy(12, 2)["text"].tolist()
+    texts = texts + texts[:3]  # oversampled rows repeat texts
+    got, meta = td.teacher_logits(teacher, texts)
+    assert got.shape == (15, 3) and meta["weights_sha256"]
+    model, tok, _ = load_finetuned(teacher)
+    np.testing.assert_allclose(got, predict_logits(model, tok, texts, max_length=32), atol=1e-5)
+    cache = teacher / "teacher_logits.parquet"
+    assert cache.exists()
+    import pandas as pd
+
+    assert len(pd.read_parquet(cache)) == len(set(texts))  # each distinct text scored once
+    again, _ = td.teacher_logits(teacher, texts[::-1] + ["a new text about $IWM"])
+    np.testing.assert_allclose(again[:15], got[::-1], atol=1e-6)
+    assert len(pd.read_parquet(cache)) == len(set(texts)) + 1
