@@ -476,6 +476,13 @@ def main() -> None:
     if args.max_members is not None and args.max_members < 2:
         ap.error("--max-members must be at least 2 (an ensemble); train a single model with --out")
     out = Path(args.out or DEFAULT_MODEL_DIR)
+    if (args.teacher or args.base != "minilm") and (args.combine or args.eval_only):
+        ap.error("--teacher and --base apply to a training run, not to --combine or --eval-only")
+    if args.teacher and not (Path(args.teacher) / META_FILE).is_file():
+        ap.error(f"--teacher {args.teacher}: not a trained folder (no {META_FILE}); train one with --base FOLDER --out DIR")
+    if args.base != "minilm" and out.resolve() == DEFAULT_MODEL_DIR.resolve():
+        ap.error("the shipped default is always over the packaged all-MiniLM-L6-v2; another --base makes a teacher: "
+                 "pass --out elsewhere")
 
     sent_train_p = data / "twitter_fin_news" / "sent_train.csv"
     if args.crowd_files:
