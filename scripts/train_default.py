@@ -478,6 +478,9 @@ def main() -> None:
     out = Path(args.out or DEFAULT_MODEL_DIR)
     if (args.teacher or args.base != "minilm") and (args.combine or args.eval_only):
         ap.error("--teacher and --base apply to a training run, not to --combine or --eval-only")
+    if args.base != "minilm" and not (Path(args.base) / "config.json").is_file():
+        ap.error(f"--base {args.base}: not a Hugging Face model folder (no config.json); "
+                 "python scripts/fetch_teacher_base.py fetches all-mpnet-base-v2")
     if args.teacher and not (Path(args.teacher) / META_FILE).is_file():
         ap.error(f"--teacher {args.teacher}: not a trained folder (no {META_FILE}); train one with --base FOLDER --out DIR")
     if args.base != "minilm" and out.resolve() == DEFAULT_MODEL_DIR.resolve():
