@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from models.calibration import apply_temperature, expected_calibration_error  # noqa: E402
 from models.data import read_labeled  # noqa: E402
 from models.finetuned import (DEFAULT_MODEL_DIR, META_FILE, label_columns, load_finetuned,  # noqa: E402
-                              predict_logits, sha256_file, weights_sha256)
+                              predict_logits, read_meta, sha256_file, weights_sha256)
 from models.labels import LABELS  # noqa: E402
 from models.train import classification_metrics, train  # noqa: E402
 
@@ -133,15 +133,18 @@ def logits_of(model, tok, meta, df: pd.DataFrame, max_length: int) -> np.ndarray
 def teacher_logits(teacher: Path, texts: list[str]) -> tuple[np.ndarray, dict]:
     """The teacher's raw logits (LABELS order) for ``texts``, and its metadata.
 
-    Each distinct text is scored once; the logits are cached beside the teacher
-    (``teacher_logits.parquet``, keyed by text), so several students share one pass of a slow teacher.
+    Each distinct text is scored once; the logits are cached beside the teacher, keyed by text, in a
+    file named after its weights (``teacher_logits-<sha256[:12]>.parquet``, so a teacher retrained into
+    the same folder never reads another's logits). Several students share one pass of a slow teacher,
+    and the teacher is loaded only when some text is not cached yet.
     """
-    model, tok, meta = load_finetuned(teacher)
-    cache = teacher / "teacher_logits.parquet"
+    meta = read_meta(teacher)
+    cache = teacher / f"teacher_logits-{meta['weights_sha256'][:12]}.parquet"
     known = pd.read_parquet(cache) if cache.exists() else pd.DataFrame(columns=["text", *LABELS])
     missing = sorted(set(texts) - set(known["text"]))
     if missing:
         log.info("teacher %s: scoring %d texts", teacher, len(missing))
+        model, tok, meta = load_finetuned(teacher)
         lg = predict_logits(model, tok, missing, max_length=meta.get("max_length", 128),
                             progress=True)[:, label_columns(meta)]
         known = pd.concat([known, pd.DataFrame({"text": missing, **{lab: lg[:, i] for i, lab in enumerate(LABELS)}})],
@@ -334,6 +337,11 @@ def rebased(command: str) -> str:
     return re.sub(r"--base\s+(?!minilm\b)\S+", f"--base {TEACHER_BASE}", command)
 
 
+def rebuild_command(command: str, crowd_names: list[str], out: str) -> str:
+    """A run's recorded command as the card's rebuild line: fixed teacher/base paths, its crowd files, ``--out out``."""
+    return with_crowd_files(re.sub(r"\s--(out\s+\S+|no-progress)", "", rebased(command)), crowd_names) + f" --out {out}"
+
+
 def teacher_commands(metas: list[dict], crowd_names: list[str]) -> list[str]:
     """The commands that rebuild the teacher the members were distilled from (none without one)."""
     teachers = {m["training"]["teacher"]["command"] for m in metas if m["training"].get("teacher")}
@@ -341,9 +349,8 @@ def teacher_commands(metas: list[dict], crowd_names: list[str]) -> list[str]:
         raise SystemExit("error: the members were distilled from different teachers; combine members of one teacher")
     if not teachers:
         return []
-    cmd = re.sub(r"\s--(out\s+\S+|no-progress)", "", rebased(teachers.pop()))
     return [f"python scripts/fetch_teacher_base.py --out {TEACHER_BASE}",
-            with_crowd_files(cmd, crowd_names) + f" --out {TEACHER_DIR}"]
+            rebuild_command(teachers.pop(), crowd_names, TEACHER_DIR)]
 
 
 def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, selection: str | None = None,
@@ -403,8 +410,8 @@ def combine(member_dirs: list[str], val_df: pd.DataFrame, out: Path, cmd: str, s
         "weights_sha256": weights_sha256(tmp),
         "training": {
             "command": "\n".join([*teacher_commands(metas, names_used),
-                                   *(with_crowd_files(re.sub(r"\s--(out\s+\S+|no-progress)", "", rebased(m["training"]["command"])),
-                                                      names_used) + f" --out /tmp/cp-{n}" for n, m in zip(names, metas)),
+                                   *(rebuild_command(m["training"]["command"], names_used, f"/tmp/cp-{n}")
+                                     for n, m in zip(names, metas)),
                                    "python scripts/train_default.py --combine "
                                    + " ".join(f"/tmp/cp-{n}" for n in names) + f" --out {out_arg}"
                                    + f" --crowd-files {' '.join(names_used)}" + wsb_arg]),

@@ -205,7 +205,7 @@ def test_teacher_logits_score_each_text_once_and_are_cached_beside_the_teacher(t
     assert got.shape == (15, 3) and meta["weights_sha256"]
     model, tok, _ = load_finetuned(teacher)
     np.testing.assert_allclose(got, predict_logits(model, tok, texts, max_length=32), atol=1e-5)
-    cache = teacher / "teacher_logits.parquet"
+    cache = teacher / f"teacher_logits-{meta['weights_sha256'][:12]}.parquet"
     assert cache.exists()
     import pandas as pd
 
