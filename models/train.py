@@ -79,6 +79,13 @@ def length_bucketed_batches(lengths: list[int], batch_size: int, rng: np.random.
     return batches
 
 
+def check_distillation(distill_weight: float, distill_temperature: float) -> None:
+    """Raise ModelError unless ``distill_weight`` lies in [0, 1] and ``distill_temperature`` is positive."""
+    if not 0.0 <= distill_weight <= 1.0 or not distill_temperature > 0:
+        raise ModelError(f"the distillation weight must lie in [0, 1] and its temperature be positive, "
+                         f"not {distill_weight} and {distill_temperature}")
+
+
 def distillation_loss(student_logits, teacher_logits, temperature: float):
     """T^2 x KL(softmax(teacher / T) || softmax(student / T)), the batch mean (Hinton et al. 2015)."""
     import torch.nn.functional as F
@@ -176,8 +183,7 @@ def train(
         if teacher_t.shape != (len(data), len(LABELS)):
             raise ModelError(f"teacher_logits must be {len(data)} x {len(LABELS)} (one row per training row), "
                              f"not {tuple(teacher_t.shape)}.")
-        if not 0.0 <= distill_weight <= 1.0 or distill_temperature <= 0:
-            raise ModelError("distill_weight must lie in [0, 1] and distill_temperature be positive.")
+        check_distillation(distill_weight, distill_temperature)
     if epochs < 1 or batch_size < 1 or max_length < 8:
         raise ModelError("epochs and batch_size must be at least 1 and max_length at least 8.")
     if pooling not in FULL_MODULES:

@@ -40,8 +40,9 @@ from models.calibration import apply_temperature, expected_calibration_error  # 
 from models.data import read_labeled  # noqa: E402
 from models.finetuned import (DEFAULT_MODEL_DIR, META_FILE, label_columns, load_finetuned,  # noqa: E402
                               predict_logits, read_meta, sha256_file, weights_sha256)
+from models.errors import ModelError  # noqa: E402
 from models.labels import LABELS  # noqa: E402
-from models.train import classification_metrics, train  # noqa: E402
+from models.train import check_distillation, classification_metrics, train  # noqa: E402
 
 log = logging.getLogger("train_default")
 CROWD_DIR = REPO / "models" / "crowd_data"
@@ -490,6 +491,11 @@ def main() -> None:
                  "python scripts/fetch_teacher_base.py fetches all-mpnet-base-v2")
     if args.teacher and not (Path(args.teacher) / META_FILE).is_file():
         ap.error(f"--teacher {args.teacher}: not a trained folder (no {META_FILE}); train one with --base FOLDER --out DIR")
+    if args.teacher:
+        try:  # before the teacher's pass, which can take minutes
+            check_distillation(args.distill_weight, args.distill_temperature)
+        except ModelError as e:
+            ap.error(f"--distill-weight / --distill-temperature: {e}")
     if args.base != "minilm" and out.resolve() == DEFAULT_MODEL_DIR.resolve():
         ap.error("the shipped default is always over the packaged all-MiniLM-L6-v2; another --base makes a teacher: "
                  "pass --out elsewhere")

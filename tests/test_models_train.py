@@ -162,7 +162,7 @@ def test_train_rejects_teacher_logits_that_do_not_match_the_rows(tmp_path):
     data = _toy(12, 0)
     with pytest.raises(ModelError, match="teacher_logits must be 12 x 3"):
         train(data, data, tmp_path / "x", teacher_logits=np.zeros((11, 3)), progress=False)
-    with pytest.raises(ModelError, match="distill_weight"):
+    with pytest.raises(ModelError, match="distillation weight"):
         train(data, data, tmp_path / "x", teacher_logits=np.zeros((12, 3)), distill_weight=1.5, progress=False)
 
 

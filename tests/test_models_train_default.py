@@ -213,3 +213,27 @@ def test_teacher_logits_score_each_text_once_and_are_cached_beside_the_teacher(t
     again, _ = td.teacher_logits(teacher, texts[::-1] + ["a new text about $IWM"])
     np.testing.assert_allclose(again[:15], got[::-1], atol=1e-6)
     assert len(pd.read_parquet(cache)) == len(set(texts)) + 1
+
+
+@pytest.mark.parametrize("extra, says", [
+    (["--teacher", "{teacher}", "--distill-weight", "1.5"], "--distill-weight / --distill-temperature"),
+    (["--teacher", "{teacher}", "--distill-temperature", "0"], "--distill-weight / --distill-temperature"),
+    (["--teacher", "{tmp}/nowhere"], "not a trained folder"),
+    (["--base", "{tmp}/nowhere"], "no config.json"),
+    (["--teacher", "{teacher}", "--combine", "{teacher}"], "apply to a training run"),
+])
+def test_bad_teacher_arguments_fail_with_one_line_before_any_work(tmp_path, extra, says):
+    import subprocess
+    import sys
+
+    (tmp_path / "data").mkdir()
+    teacher = tmp_path / "teacher"
+    teacher.mkdir()
+    (teacher / META_FILE).write_text("{}", encoding="utf-8")
+    args = [a.format(teacher=teacher, tmp=tmp_path) for a in extra]
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_default.py"), "--shared", str(tmp_path),
+                        "--out", str(tmp_path / "out"), *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert "error:" in last and says in last and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
