@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from market.errors import StatisticsError
+from market.stats import MIN_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,8 @@ def correlation_network(returns: pd.DataFrame, window: int = 60, *, step: int = 
         step: keep every ``step``-th session (1 = every session).
         tickers: restrict to these (default all in ``returns``).
     """
-    if window < 10:
-        raise StatisticsError(f"window must be at least 10 sessions; got {window}")
+    if window < MIN_WINDOW:
+        raise StatisticsError(f"window must be at least {MIN_WINDOW} sessions; got {window}")
     wide = returns.assign(ticker=returns["ticker"].astype(str).str.upper()).pivot_table(
         index="date", columns="ticker", values="ret").sort_index()
     if tickers:

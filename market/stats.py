@@ -46,6 +46,7 @@ RESULT_COLUMNS = ["ticker", "signal", "test", "lag", "estimate", "p_value", "p_a
                   "ci_low", "ci_high", "n", "method"]
 EVENT_HORIZONS = (1, 5, 20)
 MIN_PAIRS = 30
+MIN_WINDOW = 10  # sessions: the shortest rolling window any rolling figure (pairs, signal, network) accepts
 
 METHODS = {
     "pearson": "Pearson r; p and 95% CI from OLS slope on z-scores with Newey-West HAC errors",
@@ -436,8 +437,8 @@ def rolling_pair(returns: pd.DataFrame, a: str, b: str, windows: Iterable[int] =
     rng = np.random.default_rng(seed)
     frames = []
     for w in sorted(set(int(w) for w in windows)):
-        if w < 10 or w > n:
-            raise StatisticsError(f"window {w} must be between 10 and the {n} sessions both tickers have")
+        if w < MIN_WINDOW or w > n:
+            raise StatisticsError(f"window {w} must be between {MIN_WINDOW} and the {n} sessions both tickers have")
         corr, mi, c95, m95 = _rolling_figures(xa, xb, w, rng, null_draws)
         frames.append(pd.DataFrame({
             "date": pair.index, "window": w, "corr": corr, "mi": mi, "corr_null95": c95, "mi_null95": m95,
@@ -468,8 +469,8 @@ def rolling_signal(sentiment: pd.DataFrame, returns: pd.DataFrame, windows: Iter
         x, y = g["value"].to_numpy(float), g["ret"].to_numpy(float)
         rng = np.random.default_rng(seed)
         for w in sorted(set(int(w) for w in windows)):
-            if w < 5:
-                raise StatisticsError(f"window {w} is too short; use at least 5 sessions")
+            if w < MIN_WINDOW:
+                raise StatisticsError(f"window {w} is too short; use at least {MIN_WINDOW} sessions")
             if w > len(g):
                 continue
             corr, mi, c95, m95 = _rolling_figures(x, y, w, rng, null_draws)

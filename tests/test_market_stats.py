@@ -218,8 +218,8 @@ def test_rolling_signal_finds_a_same_session_tie_only_where_planted(sessions):
     quick = rolling_signal(sent, rets, [40], null_draws=0)
     np.testing.assert_allclose(quick["corr"], roll["corr"])
     assert quick["corr_null95"].isna().all()
-    with pytest.raises(StatisticsError, match="at least 5"):
-        rolling_signal(sent, rets, [3])
+    with pytest.raises(StatisticsError, match="at least 10"):
+        rolling_signal(sent, rets, [9])
 
 
 def test_correlation_network_edges_and_graph(sessions):

@@ -24,8 +24,10 @@ def _windows(text: str) -> list[int]:
         out = [int(w) for w in _split(text)]
     except ValueError as exc:
         raise CrowdpulseError(f"--windows must be comma-separated whole numbers like 20,60,120; got {text!r}") from exc
-    if not out or min(out) < 10:
-        raise CrowdpulseError(f"--windows must be whole numbers of at least 10 sessions; got {text!r}")
+    from market.stats import MIN_WINDOW
+
+    if not out or min(out) < MIN_WINDOW:
+        raise CrowdpulseError(f"--windows must be whole numbers of at least {MIN_WINDOW} sessions; got {text!r}")
     return out
 
 

@@ -36,8 +36,10 @@ def report_command(
         wins = tuple(int(w) for w in windows.split(",") if w.strip())
     except ValueError:
         wins = ()
-    if not wins or min(wins) < 5:
-        raise ReportError(f"--windows {windows!r} must be comma-separated session counts of at least 5, e.g. 20,60")
+    from market.stats import MIN_WINDOW
+
+    if not wins or min(wins) < MIN_WINDOW:
+        raise ReportError(f"--windows {windows!r} must be comma-separated session counts of at least {MIN_WINDOW}, e.g. 20,60")
     stats_df = None
     if stats is not None:
         if not stats.is_file():
