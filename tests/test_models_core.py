@@ -340,3 +340,20 @@ def test_onnx_rows_run_concurrently_give_the_same_outputs_as_one_at_a_time():
     assert [len(r) for r in parallel] == [int(m.sum()) for m in mask]  # each row cut to its own length, in order
     for a, b in zip(serial, parallel):
         np.testing.assert_array_equal(a, b)
+
+    import gc
+    import threading
+    import time
+
+    def workers() -> int:
+        return sum(t.name.startswith("onnx-row") for t in threading.enumerate())
+
+    before = workers()
+    assert before >= 1
+    del four
+    gc.collect()
+    for _ in range(50):  # a collected ThreadPoolExecutor wakes its idle workers, which then exit
+        if workers() < before:
+            break
+        time.sleep(0.05)
+    assert workers() < before  # a dropped runner does not keep its threads for the whole process
