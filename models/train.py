@@ -179,7 +179,7 @@ def train(
     eval_data = _validate(eval_data, "evaluation data")
     teacher_t = None
     if teacher_logits is not None:
-        teacher_t = torch.as_tensor(np.asarray(teacher_logits, dtype=np.float32))
+        teacher_t = torch.tensor(np.asarray(teacher_logits, dtype=np.float32))  # a copy: the array may be read-only
         if teacher_t.shape != (len(data), len(LABELS)):
             raise ModelError(f"teacher_logits must be {len(data)} x {len(LABELS)} (one row per training row), "
                              f"not {tuple(teacher_t.shape)}.")
