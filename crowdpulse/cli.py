@@ -54,8 +54,16 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no weight-loading reports on the console
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    click = _click_exceptions()
     try:
-        app()
+        code = app(standalone_mode=False)
+    except click.NoArgsIsHelpError as exc:  # a bare group: its help, as click shows it
+        exc.show()
+        sys.exit(2)
+    except click.UsageError as exc:  # a bad option or argument: one line, not click's box
+        where = exc.ctx.command_path if exc.ctx else "crowdpulse"
+        typer.echo(f"error: {exc.format_message()} (see {where} --help)", err=True)
+        sys.exit(2)
     except user_errors() as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -65,9 +73,30 @@ def main() -> None:
     except PermissionError as exc:
         typer.echo(f"error: permission denied: {exc.filename or exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except IsADirectoryError as exc:
+        typer.echo(f"error: {exc.filename or exc} is a folder; give a file", err=True)
+        sys.exit(2)
+    except NotADirectoryError as exc:
+        typer.echo(f"error: {exc.filename or exc}: a file stands where a folder is needed", err=True)
+        sys.exit(2)
+    except FileExistsError as exc:
+        typer.echo(f"error: {exc.filename or exc} is a file; give a folder", err=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted: everything committed so far is kept", err=True)
         sys.exit(130)
+    if code == 130:  # typer turns Ctrl-C inside a command into exit code 130
+        typer.echo("interrupted: everything committed so far is kept", err=True)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_exceptions():
+    """click's exceptions module: typer's vendored copy where it has one (typer >= 0.2x), else click's."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # older typer runs on click itself
+        from click import exceptions
+    return exceptions
 
 
 if __name__ == "__main__":

@@ -184,8 +184,11 @@ def train(
             raise ModelError(f"teacher_logits must be {len(data)} x {len(LABELS)} (one row per training row), "
                              f"not {tuple(teacher_t.shape)}.")
         check_distillation(distill_weight, distill_temperature)
-    if epochs < 1 or batch_size < 1 or max_length < 8:
-        raise ModelError("epochs and batch_size must be at least 1 and max_length at least 8.")
+    for what, value, least in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("max_length", max_length, 8)):
+        if value < least:
+            raise ModelError(f"{what} must be at least {least}, not {value}.")
+    if not lr > 0:
+        raise ModelError(f"the learning rate must be positive, not {lr}.")
     if pooling not in FULL_MODULES:
         raise ModelError(f"pooling must be one of {', '.join(FULL_MODULES)}, not {pooling!r}.")
     threads = threads or os.cpu_count() or 1

@@ -111,3 +111,29 @@ def test_bad_option_in_config(tmp_path, bad_value):
     cfg = tmp_path / "run.toml"
     cfg.write_text(f"[correlate]\nlags = {bad_value}\n")
     _assert_one_line_error(cli("run", str(cfg)), "correlate.lags")
+
+
+def test_a_bad_option_value_is_one_line_not_a_box():
+    out = cli("score", "--batch-size", "0")
+    _assert_one_line_error(out, "--batch-size", "score --help")
+    assert out.returncode == 2
+    _assert_one_line_error(cli("no-such-command"), "No such command")
+
+
+def test_a_folder_where_a_file_is_expected_is_one_line(tmp_path):
+    out = cli("analyze", "--file", str(tmp_path))
+    _assert_one_line_error(out, str(tmp_path), "is a folder")
+    assert out.returncode == 2
+
+
+def test_a_file_where_a_folder_is_expected_is_one_line(tmp_path):
+    blocker = tmp_path / "model.bin"
+    blocker.write_bytes(b"\x00")
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "".join(f"row {i} up,bullish\nrow {i} down,bearish\n" for i in range(6)))
+    _assert_one_line_error(cli("models", "train", "--data", str(data), "--out", str(blocker)), str(blocker), "is a file")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    _assert_one_line_error(cli("models", "train", "--data", str(data), "--out", str(mine)), "other files")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]

@@ -206,6 +206,15 @@ def test_cli_report(tmp_path):
     res = runner.invoke(app, ["report", "--out", str(out), "--db", str(db), "--stats", str(stats), "--windows", "20"])
     assert res.exit_code == 0, res.output
     assert "5 tests were run" in out.read_text()
+    # the document `crowdpulse correlate --json` writes reads as well, and a file of other rows does not
+    rows = json.loads(stats.read_text())
+    stats.write_text(json.dumps({"n_sessions": 60, "n_tests": 5, "methods": {}, "results": rows}))
+    res = runner.invoke(app, ["report", "--out", str(out), "--db", str(db), "--stats", str(stats), "--windows", "20"])
+    assert res.exit_code == 0, res.output
+    assert "5 tests were run" in out.read_text()
+    stats.write_text(json.dumps([{"id": 1, "annotations": []}]))
+    bad = runner.invoke(app, ["report", "--out", str(out), "--db", str(db), "--stats", str(stats)])
+    assert bad.exit_code != 0 and "holds no statistics rows" in str(bad.exception)
 
 
 def test_top_posts_once_per_ticker_and_with_the_models_label(fresh_store):

@@ -115,6 +115,7 @@ def train_command(
     extra: dict = {}
     if from_db == (data is not None):
         raise CrowdpulseError("give exactly one of --data FILE or --from-db")
+    _check_out_folder(out)
     if from_db:
         from crowdpulse.commands.common import open_store
         from crowdpulse.export import labeled_training_frame, labels_provenance
@@ -140,6 +141,17 @@ def train_command(
     console.print(f"saved {result.out_dir} (best epoch {result.best_epoch}, T={result.temperature:.3f}, "
                   f"{result.seconds:.0f} s): {metrics}")
     console.print(f"use it with: --model {result.out_dir}")
+
+
+def _check_out_folder(out: Path) -> None:
+    """Refuse an --out that is a file, or a folder holding files other than a model's (nothing of the user's is overwritten)."""
+    from models.finetuned import META_FILE
+
+    if out.is_file():
+        raise CrowdpulseError(f"--out {out} is a file; give a folder for the model")
+    if out.is_dir() and any(out.iterdir()) and not (out / META_FILE).is_file():
+        raise CrowdpulseError(f"--out {out} is a folder with other files in it; give a new or empty folder "
+                              "(or a model folder to retrain)")
 
 
 def _stratified_split(frame, fraction: float, seed: int):

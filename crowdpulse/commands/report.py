@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from crowdpulse.commands.common import DEFAULT_DB_PATH, DbOption, console, open_store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def report_command(
@@ -28,8 +31,6 @@ def report_command(
 
     Example: crowdpulse report --out report.html --db crowdpulse.duckdb --ticker IWM --ticker TLT
     """
-    import pandas as pd
-
     from crowdpulse.report import ReportError, gather_report_data, write_report
 
     try:
@@ -40,21 +41,39 @@ def report_command(
 
     if not wins or min(wins) < MIN_WINDOW:
         raise ReportError(f"--windows {windows!r} must be comma-separated session counts of at least {MIN_WINDOW}, e.g. 20,60")
-    stats_df = None
-    if stats is not None:
-        if not stats.is_file():
-            raise FileNotFoundError(2, "no such file", str(stats))
-        try:
-            raw = pd.read_json(stats)
-        except ValueError:
-            raise ReportError(f"--stats {stats} is not a JSON list of statistics rows") from None
-        stats_df = raw
+    if stats is not None and no_stats:
+        raise ReportError("--stats and --no-stats contradict each other: --stats gives the statistics, --no-stats drops them")
+    stats_df = None if stats is None else _read_stats(stats)
     with open_store(db, read_only=True) as store:
         data = gather_report_data(store, tickers=ticker, stats=stats_df, model=model, windows=wins,
                                   compute_stats=not no_stats, permutations=permutations, title=title)
     out.parent.mkdir(parents=True, exist_ok=True)
     n = write_report(data, out)
     console.print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {n} charts, tickers {', '.join(data.meta['tickers'])})")
+
+
+def _read_stats(path: Path) -> pd.DataFrame:
+    """The statistics rows of ``path``: the document ``crowdpulse correlate --json`` writes, or a bare list of rows."""
+    import json
+
+    import pandas as pd
+
+    from crowdpulse.report import ReportError
+
+    if path.is_dir():
+        raise ReportError(f"--stats {path} is a folder; give the JSON file crowdpulse correlate --json wrote")
+    if not path.is_file():
+        raise FileNotFoundError(2, "no such file", str(path))
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    rows = doc.get("results") if isinstance(doc, dict) else doc
+    need = {"ticker", "test", "lag", "estimate"}
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and need <= set(r) for r in rows):
+        raise ReportError(f"--stats {path} holds no statistics rows (ticker, test, lag, estimate, ...); "
+                          "write them with crowdpulse correlate --json FILE")
+    return pd.DataFrame(rows)
 
 
 def register(app: typer.Typer) -> None:
