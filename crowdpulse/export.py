@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("csv", "jsonl", "parquet", "hf", "labelstudio")
 SPLIT_NAMES = ("train", "validation", "test")
-_SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
+_SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".json": "labelstudio"}
 
 
 class ExportError(CrowdpulseError):
@@ -476,8 +476,11 @@ def write_hf(df: pd.DataFrame, folder: Path, *, card: dict[str, Any]) -> list[Pa
     import datasets
     import yaml
 
+    _check_hf_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "data").mkdir(exist_ok=True)
+    for old in (folder / "data").glob("*.parquet"):  # a previous export's splits, which this one replaces
+        old.unlink()
     split_col = df["split"] if "split" in df else pd.Series("train", index=df.index)
     body = df.drop(columns=["split"], errors="ignore").copy()
     body["label"] = body["label"].map({name: i for i, name in enumerate(LABELS)})
@@ -509,10 +512,28 @@ def write_hf(df: pd.DataFrame, folder: Path, *, card: dict[str, Any]) -> list[Pa
     return files
 
 
+HF_CARD_TITLE = "# crowdpulse sentiment export"
+
+
+def _check_hf_folder(folder: Path) -> None:
+    """Refuse a folder that holds anything but an earlier export: nothing of the user's is overwritten."""
+    if folder.is_file():
+        raise ExportError(f"{folder} is a file; --format hf writes a folder")
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    names = {p.name for p in folder.iterdir()}
+    readme = folder / "README.md"
+    earlier = (names <= {"README.md", "data"} and readme.is_file()
+               and HF_CARD_TITLE in readme.read_text(encoding="utf-8", errors="replace"))
+    if not earlier:
+        raise ExportError(f"{folder} is a folder with other files in it; --format hf needs a new or empty folder "
+                          "(or one an earlier crowdpulse export wrote)")
+
+
 def dataset_card_markdown(card: dict[str, Any], split_infos: list[dict[str, Any]]) -> str:
     """The prose half of the dataset card: model, counts per source, provenance."""
     lines = [
-        "# crowdpulse sentiment export", "",
+        HF_CARD_TITLE, "",
         "Forum posts scored bullish / bearish / neutral by a transformer classifier (weak labels), "
         "with per-ticker stances and themes, exported by `crowdpulse export`.", "",
         "## Labels", "",

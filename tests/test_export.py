@@ -18,6 +18,7 @@ from crowdpulse.export import (
     duplicate_groups,
     export,
     export_frame,
+    resolve_format,
     neutralise_cell,
     parse_split,
     pick_model,
@@ -271,3 +272,21 @@ def test_cli_user_error_is_one_line(tmp_path):
                            "--db", str(db), "--split", "0.9,0.9,0.1"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: --split '0.9,0.9,0.1'")
+
+
+def test_hf_export_never_overwrites_a_users_folder_and_replaces_its_own(store, tmp_path):
+    pytest.importorskip("datasets")
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "README.md").write_text("my notes")
+    with pytest.raises(ExportError, match="other files in it"):
+        export(store, mine, fmt="hf")
+    assert (mine / "README.md").read_text() == "my notes" and not (mine / "data").exists()
+    with pytest.raises(ExportError, match="is a file"):
+        export(store, mine / "README.md", fmt="hf")
+    folder = tmp_path / "ds"
+    export(store, folder, split="0.8,0.1,0.1", seed=0)
+    assert {p.name for p in (folder / "data").iterdir()} == {"train.parquet", "validation.parquet", "test.parquet"}
+    export(store, folder)  # an earlier export is replaced whole: no stale splits stay behind
+    assert {p.name for p in (folder / "data").iterdir()} == {"train.parquet"}
+    assert resolve_format(tmp_path / "tasks.json", None) == "labelstudio"
