@@ -52,6 +52,33 @@ def test_analyze_bad_input_is_one_line(tmp_path):
     assert exc.value.code == 2
 
 
+@pytest.mark.parametrize("lines, says", [
+    ([{"body": "IWM up big"}, {"id": "1", "body": "TLT crash"}], "repeats post id '1' of line 1"),
+    ([{"id": "a", "body": "IWM up"}, {"id": "a", "body": "TLT down"}], "repeats post id 'a'"),
+    ([{"id": "a", "body": 5}], "must be text"),
+])
+def test_analyze_posts_refuses_what_would_score_wrongly(tmp_path, lines, says):
+    from crowdpulse.commands.analyze import read_posts_jsonl
+    from crowdpulse.errors import CrowdpulseError
+
+    f = tmp_path / "p.jsonl"
+    f.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with pytest.raises(CrowdpulseError, match=says):
+        read_posts_jsonl(f)
+
+
+def test_analyze_posts_reads_exported_jsonl_and_refuses_binary(tmp_path):
+    from crowdpulse.commands.analyze import read_posts_jsonl
+    from crowdpulse.errors import CrowdpulseError
+
+    f = tmp_path / "export.jsonl"  # crowdpulse export's JSONL names the body "text"
+    f.write_text(json.dumps({"source": "reddit", "id": "x1", "text": "IWM calls", "label": "bullish"}) + "\n")
+    assert read_posts_jsonl(f)[["source", "id", "body"]].values.tolist() == [["reddit", "x1", "IWM calls"]]
+    f.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(CrowdpulseError, match="not a UTF-8 text file"):
+        read_posts_jsonl(f)
+
+
 def test_help_shows_example():
     for cmd in ("analyze", "score"):
         res = runner.invoke(app, [cmd, "--help"])

@@ -15,28 +15,41 @@ POST_FIELDS = ("source", "id", "thread_id", "parent_id", "title", "body", "creat
 
 
 def read_posts_jsonl(path: Path) -> "pd.DataFrame":  # noqa: F821 - pandas imported lazily
-    """Records as ``crowdpulse parse`` prints them, one JSON object per line."""
+    """Records as ``crowdpulse parse`` prints them, one JSON object per line (``crowdpulse export``'s
+    JSONL reads too: its ``text`` stands for the body)."""
     import pandas as pd
 
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CrowdpulseError(f"{path} line {n} is not valid JSON ({exc.msg}); expected one post object per line") from None
-            if not isinstance(rec, dict):
-                raise CrowdpulseError(f"{path} line {n} is not a JSON object; expected one post object per line")
-            if not (rec.get("body") or rec.get("title")):
-                raise CrowdpulseError(f"{path} line {n} has neither body nor title; each post needs text")
-            row = {k: rec.get(k) for k in POST_FIELDS}
-            row["id"] = str(rec.get("id") if rec.get("id") is not None else n)
-            row["source"] = str(rec.get("source") or "jsonl")
-            for k in ("thread_id", "parent_id"):
-                row[k] = None if row[k] is None else str(row[k])
-            rows.append(row)
+    rows, seen = [], {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise CrowdpulseError(f"{path} is not a UTF-8 text file; expected one JSON post object per line") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CrowdpulseError(f"{path} line {n} is not valid JSON ({exc.msg}); expected one post object per line") from None
+        if not isinstance(rec, dict):
+            raise CrowdpulseError(f"{path} line {n} is not a JSON object; expected one post object per line")
+        if not (rec.get("body") or rec.get("title")) and rec.get("text"):
+            rec = {**rec, "body": rec["text"]}
+        if not (rec.get("body") or rec.get("title")):
+            raise CrowdpulseError(f"{path} line {n} has neither body nor title; each post needs text")
+        if any(rec.get(k) is not None and not isinstance(rec[k], str) for k in ("body", "title")):
+            raise CrowdpulseError(f"{path} line {n}: body and title must be text")
+        row = {k: rec.get(k) for k in POST_FIELDS}
+        row["id"] = str(rec.get("id") if rec.get("id") is not None else n)
+        row["source"] = str(rec.get("source") or "jsonl")
+        key = (row["source"], row["id"])
+        if key in seen:
+            raise CrowdpulseError(f"{path} line {n} repeats post id {row['id']!r} of line {seen[key]}; "
+                                  "each post needs its own id (a line without one is numbered by its line)")
+        seen[key] = n
+        for k in ("thread_id", "parent_id"):
+            row[k] = None if row[k] is None else str(row[k])
+        rows.append(row)
     if not rows:
         raise CrowdpulseError(f"{path} holds no posts; expected one JSON object per line")
     return pd.DataFrame(rows)
