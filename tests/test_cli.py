@@ -137,3 +137,12 @@ def test_a_file_where_a_folder_is_expected_is_one_line(tmp_path):
     (mine / "notes.txt").write_text("keep me")
     _assert_one_line_error(cli("models", "train", "--data", str(data), "--out", str(mine)), "other files")
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_commands_that_read_a_database_refuse_a_missing_one(tmp_path):
+    typo = tmp_path / "typo.duckdb"
+    _assert_one_line_error(cli("score", "--db", str(typo), "--model", "vader"), "no database at")
+    labels = tmp_path / "labels.json"
+    labels.write_text("[]")
+    _assert_one_line_error(cli("import-labels", str(labels), "--db", str(typo)), "no database at")
+    assert not typo.exists()

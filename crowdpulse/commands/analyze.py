@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         from models import load_model
 
         scorer = load_model(model)
-        with open_store(db) as store:
+        with open_store(db, existing=True) as store:
             counts = score_store(store, scorer, batch_size=batch_size, progress=not quiet)
         console.print(
             f"scored {counts['posts']:,} posts with {counts['model_id']}: {counts['scores']:,} scores, "

@@ -19,7 +19,14 @@ ModelOption = Annotated[str, typer.Option("--model", help="Model spec: default, 
 
 
 @contextmanager
-def open_store(db: Path, read_only: bool = False) -> Iterator[Store]:
+def open_store(db: Path, read_only: bool = False, *, existing: bool = False) -> Iterator[Store]:
+    """The database at ``db``; with ``existing``, a missing file is an error rather than a new empty
+    database (a mistyped --db must not "succeed" on nothing)."""
+    if existing and not db.exists():
+        from crowdpulse.errors import CrowdpulseError
+
+        raise CrowdpulseError(f"no database at {db}; fill one first (crowdpulse scrape, crowdpulse import) "
+                              "or pass the right --db")
     store = Store.open(db, read_only=read_only)
     try:
         yield store

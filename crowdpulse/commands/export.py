@@ -59,7 +59,7 @@ def import_labels_command(
 
     if not file.is_file():
         raise FileNotFoundError(2, "no such file", str(file))
-    with open_store(db) as store:
+    with open_store(db, existing=True) as store:
         r = import_labels(store, file)
     console.print(f"imported {r.annotations} labels from {r.tasks} tasks: {r.inserted} new, {r.updated} updated, "
                   f"{r.skipped} skipped (cancelled, empty or not {'/'.join(('bullish', 'bearish', 'neutral'))})"
