@@ -174,3 +174,14 @@ def test_correlate_reads_sentiment_from_the_database(planted, tmp_path):
     pearson = rows[rows["test"] == "pearson"].set_index("lag")
     assert pearson.loc[1, "p_adjusted"] < 0.01 and pearson.loc[1, "estimate"] > 0.3
     assert (pearson.drop(index=1)["p_adjusted"] > 0.05).all()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--pair", "IWM", "iwm"], "two different tickers"),
+    (["--plot", "x.png"], "add --pair"),
+    (["--pair", "IWM", "TLT", "--plot", "figure"], "ending in .png"),
+    (["--pair", "IWM", "TLT", "--rolling"], "apply without it"),
+    (["--pair", "IWM", "TLT", "--json", "."], "is a folder"),
+])
+def test_correlate_output_conflicts_fail_before_any_work(args, says):
+    _one_line_error(cli("correlate", *args), says)

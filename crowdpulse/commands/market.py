@@ -145,6 +145,25 @@ NOISE95 = ("noise95: the value that 5% of windows reach when the two series are 
            "(circular shift, independence); a window beyond it is one of many windows looked at, not a finding.")
 
 
+def _check_outputs(pair: Optional[tuple[str, str]], plot: Optional[Path], json_out: Optional[Path],
+                   sentiment_csv: Optional[Path], rolling: bool) -> None:
+    """Option conflicts and unusable output paths, before any statistics run."""
+    if pair is not None:
+        if pair[0].strip().upper() == pair[1].strip().upper():
+            raise CrowdpulseError(f"--pair needs two different tickers, not {pair[0]} twice")
+        if sentiment_csv is not None or rolling:
+            raise CrowdpulseError("--pair compares two tickers' returns; --sentiment-csv and --rolling apply without it")
+    if plot is not None:
+        if pair is None:
+            raise CrowdpulseError("--plot draws the rolling figures of --pair A B; add --pair")
+        if plot.suffix.lower() != ".png":
+            raise CrowdpulseError(f"--plot {plot}: the plot is a PNG; give a file name ending in .png")
+    for path in (p for p in (plot, json_out) if p is not None):
+        if path.is_dir() or not path.name:
+            raise CrowdpulseError(f"{path or '(empty)'} is a folder; give a file name")
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
 def _run_pair(db: Path, pair: tuple[str, str], windows: list[int], prices_csv: Optional[Path],
               json_out: Optional[Path], plot: Optional[Path], seed: int) -> None:
     from market.network import correlation_network
@@ -257,6 +276,7 @@ def register(app: typer.Typer) -> None:
         """
         from market.prices import normalize_tickers
 
+        _check_outputs(pair, plot, json_out, sentiment_csv, rolling)
         if pair is not None:
             _run_pair(db, pair, _windows(windows), prices_csv, json_out, plot, seed)
             return
