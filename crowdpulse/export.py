@@ -605,6 +605,8 @@ def export(
         tickers=list(tickers or []) or None, min_confidence=min_confidence, user_labels=user_labels,
         least_confident=least_confident, dedupe=dedupe, split=split, seed=seed,
         hash_authors=hash_authors_, no_text=no_text).items() if v not in (None, False)}
+    if seed < 0:
+        raise ExportError(f"--seed must be a whole number of at least 0, not {seed}")
     if isinstance(split, str):
         split = parse_split(split)
     df = export_frame(store, model=model, since=since, until=until, sources=sources, tickers=tickers,

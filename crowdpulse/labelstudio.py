@@ -152,7 +152,11 @@ def read_annotations(path: Path | str) -> tuple[pd.DataFrame, int, int]:
                 f"task {task.get('id', n)} in {path} has no data.source/data.id: "
                 "import only tasks exported by `crowdpulse export --format labelstudio`"
             )
-        for ann in task.get("annotations") or task.get("completions") or []:
+        anns = task.get("annotations") or task.get("completions") or []
+        if not isinstance(anns, list) or not all(isinstance(a, dict) for a in anns):
+            raise LabelStudioError(f"task {task.get('id', n)} in {path}: 'annotations' is not a list of annotation "
+                                   "objects; export the project from Label Studio as JSON")
+        for ann in anns:
             label = _choice(ann.get("result") or [])
             if ann.get("was_cancelled") or label is None or label not in LABELS:
                 if label is not None and label not in LABELS:

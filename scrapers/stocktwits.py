@@ -45,6 +45,16 @@ def message_to_post(msg: dict[str, Any]) -> Post:
     )
 
 
+def _posts(messages: Any, url: str) -> list[Post]:
+    """Posts of a list of message objects; anything else in it is a ParseError naming the item."""
+    if not isinstance(messages, list):
+        raise ParseError(f"{url} is not a StockTwits stream: 'messages' is not a list")
+    for n, m in enumerate(messages, 1):
+        if not isinstance(m, dict) or m.get("id") is None:
+            raise ParseError(f"{url} is not a StockTwits stream: item {n} is not a message object with an id")
+    return [message_to_post(m) for m in messages]
+
+
 def parse(page: Page) -> ParseResult:
     """A stream page ``{cursor, messages[]}``, a bare JSON array of messages, or JSON lines
     (one message per line, as collectors save them). ``next_cursor`` is ``cursor.max`` when
@@ -53,17 +63,17 @@ def parse(page: Page) -> ParseResult:
     if text.startswith("{") and "\n{" in text and not text.startswith('{"response"'):
         try:
             messages = [json.loads(line) for line in text.splitlines() if line.strip()]
-            return ParseResult(posts=[message_to_post(m) for m in messages], next_cursor=None)
+            return ParseResult(posts=_posts(messages, page.url), next_cursor=None)
         except json.JSONDecodeError:
             pass  # not JSON lines: fall through to the envelope parser's error
     data = load_json(page)
     if isinstance(data, list):
-        return ParseResult(posts=[message_to_post(m) for m in data], next_cursor=None)
+        return ParseResult(posts=_posts(data, page.url), next_cursor=None)
     if not isinstance(data, dict) or "messages" not in data:
         errors = data.get("errors") if isinstance(data, dict) else None
         raise ParseError(f"{page.url} is not a StockTwits stream" + (f": {errors}" if errors else ": no 'messages'"))
     cursor = data.get("cursor") or {}
-    posts = [message_to_post(m) for m in data["messages"]]
+    posts = _posts(data["messages"], page.url)
     next_cursor = cursor.get("max") if cursor.get("more") and posts else None
     return ParseResult(posts=posts, next_cursor=next_cursor)
 

@@ -290,3 +290,8 @@ def test_hf_export_never_overwrites_a_users_folder_and_replaces_its_own(store, t
     export(store, folder)  # an earlier export is replaced whole: no stale splits stay behind
     assert {p.name for p in (folder / "data").iterdir()} == {"train.parquet"}
     assert resolve_format(tmp_path / "tasks.json", None) == "labelstudio"
+
+
+def test_a_negative_seed_is_refused(store, tmp_path):
+    with pytest.raises(ExportError, match="--seed must be"):
+        export(store, tmp_path / "x.csv", split="0.8,0.1,0.1", seed=-1)

@@ -157,3 +157,10 @@ def test_retrain_on_imported_labels_records_them_in_the_model_card(store, tmp_pa
     assert card["training"]["labeled_posts"] == len(frame) == 150
     assert card["training"]["label_counts"] == {k: int(v) for k, v in frame["label"].value_counts().sort_index().items()}
     assert 0.0 <= result.metrics["macro_f1"] <= 1.0
+
+
+def test_annotations_that_are_not_objects_are_one_clear_error(tmp_path):
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps([{"id": 7, "data": {"source": "reddit", "id": "a1"}, "annotations": "bullish"}]))
+    with pytest.raises(LabelStudioError, match="task 7 .*'annotations' is not a list"):
+        read_annotations(f)

@@ -117,3 +117,12 @@ def test_demo_without_prices_says_why_the_correlation_is_left_out(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "correlation section is left out" in out.stdout
     assert (tmp_path / "report.html").exists()
+
+
+def test_a_binary_file_given_as_config_is_one_clear_error(tmp_path):
+    from crowdpulse.config import ConfigError
+
+    f = tmp_path / "run.bin"
+    f.write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(ConfigError, match="not a UTF-8 text file"):
+        load_config(f)

@@ -165,6 +165,12 @@ def test_stocktwits_small_array():
     assert Counter(p.user_label for p in result.posts) == {"bullish": 2, "bearish": 2, None: 2}
 
 
+@pytest.mark.parametrize("body", [b'[{"kind": "Listing", "data": {}}]', b'{"messages": [{}]}', b'{"messages": 3}'])
+def test_stocktwits_refuses_json_that_is_not_messages(body):
+    with pytest.raises(ParseError, match="not a StockTwits stream"):
+        stocktwits.parse(Page(url="file:///x.json", status=200, headers={}, body=body))
+
+
 # -------------------------------------------------------------- hackernews
 @pytest.mark.parametrize("n,count,next_page", [(1, 251, 2), (2, 255, 3), (3, 31, None), (4, 0, None)])
 def test_hn_pages(n, count, next_page):
