@@ -1,6 +1,6 @@
 """The run config: one TOML file that names what to collect, how to score it and what to test.
 
-Example (also in docs/run.md)::
+Example (also in README.md, "A run config", and examples/offline.toml)::
 
     db = "crowdpulse.duckdb"
     model = "default"

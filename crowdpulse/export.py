@@ -73,7 +73,7 @@ def pick_model(store: Store, spec: str | None = None) -> str:
         "SELECT model_id, count(*) AS n FROM scores GROUP BY model_id ORDER BY n DESC, model_id"
     )
     if counts.empty:
-        raise ExportError("the database has no scores yet: run `crowdpulse analyze` first")
+        raise ExportError("the database has no scores yet: run `crowdpulse score` first")
     ids = list(counts["model_id"])
     if spec is None:
         return ids[0]

@@ -530,7 +530,7 @@ def gather_report_data(
                           "ORDER BY n DESC, ticker LIMIT ?", [model_id, max_tickers])
         tickers = list(top["ticker"])
         if not tickers:
-            raise ReportError(f"model {model_id} has no ticker stances: run `crowdpulse analyze` first")
+            raise ReportError(f"model {model_id} has no ticker stances: run `crowdpulse score` first")
     stance_rows = stance_frame(store, model_id, list(tickers))
     index = daily_index(stance_rows, by="ticker") if not stance_rows.empty else pd.DataFrame()
     missing = [t for t in tickers if index.empty or t not in set(index["ticker"])]

@@ -28,7 +28,7 @@ def _summary_table(summary) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
-        config: Annotated[Path, typer.Argument(help="TOML run config (see docs/run.md).")],
+        config: Annotated[Path, typer.Argument(help="TOML run config (see README.md, \"A run config\", and examples/offline.toml).")],
         fresh: Annotated[bool, typer.Option("--fresh", help="Start a new run instead of resuming an unfinished one.")] = False,
     ) -> None:
         """Run scrape -> score -> index -> prices -> correlate -> report from one config file.
