@@ -40,6 +40,7 @@ from __future__ import annotations
 import glob
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,11 @@ def load_config(path: str | Path) -> RunConfig:
         prices_csv = (base / prices_csv).resolve()
         if not prices_csv.is_dir():
             raise _fail(path, f"prices.csv: no such folder {prices_csv}")
+    start = prices.get("start", "2020-01-01")
+    try:
+        date.fromisoformat(str(start))
+    except ValueError:
+        raise _fail(path, f"prices.start {start!r} is not a date; use YYYY-MM-DD, e.g. start = \"2020-01-01\"") from None
     corr = raw.get("correlate", {})
     signal = corr.get("signal", "mean_score")
     if signal not in SIGNALS:
@@ -186,7 +192,7 @@ def load_config(path: str | Path) -> RunConfig:
         scrape=tuple(scrape),
         load=tuple(load),
         imports=tuple(imports),
-        prices_start=str(prices.get("start", "2020-01-01")),
+        prices_start=str(start),
         prices_csv=prices_csv,
         signal=signal,
         lags=int(corr.get("lags", 5)),

@@ -126,3 +126,15 @@ def test_a_binary_file_given_as_config_is_one_clear_error(tmp_path):
     f.write_bytes(b"\xff\xfe\x00\x01")
     with pytest.raises(ConfigError, match="not a UTF-8 text file"):
         load_config(f)
+
+
+@pytest.mark.parametrize("start", ['"yesterday"', '"2024-13-01"'])
+def test_a_bad_prices_start_in_a_config_is_caught_before_the_run(tmp_path, start):
+    from crowdpulse.config import ConfigError
+
+    f = tmp_path / "run.toml"
+    f.write_text(f"[prices]\nstart = {start}\n")
+    with pytest.raises(ConfigError, match="prices.start .* is not a date"):
+        load_config(f)
+    f.write_text("[prices]\nstart = 2021-03-01\n")  # a TOML date reads as well
+    assert load_config(f).prices_start == "2021-03-01"
