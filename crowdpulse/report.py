@@ -534,6 +534,11 @@ def gather_report_data(
     stance_rows = stance_frame(store, model_id, list(tickers))
     index = daily_index(stance_rows, by="ticker") if not stance_rows.empty else pd.DataFrame()
     missing = [t for t in tickers if index.empty or t not in set(index["ticker"])]
+    if missing and len(missing) == len(tickers):
+        have = store.query("SELECT ticker, count(*) AS n FROM stances WHERE model_id = ? GROUP BY ticker "
+                           "ORDER BY n DESC, ticker LIMIT 10", [model_id])
+        raise ReportError(f"no posts with a stance on {', '.join(missing)} for model {model_id}; most named: "
+                          f"{', '.join(have['ticker']) or 'none'}")
     if missing:
         notes.append(f"No posts with a stance on {', '.join(missing)} for model {model_id}.")
     if prices is None:

@@ -212,6 +212,8 @@ def test_cli_report(tmp_path):
     res = runner.invoke(app, ["report", "--out", str(out), "--db", str(db), "--stats", str(stats), "--windows", "20"])
     assert res.exit_code == 0, res.output
     assert "5 tests were run" in out.read_text()
+    nobody = runner.invoke(app, ["report", "--out", str(out), "--db", str(db), "--no-stats", "--ticker", "ZZZ"])
+    assert nobody.exit_code != 0 and "no posts with a stance on ZZZ" in str(nobody.exception)
     stats.write_text(json.dumps([{"id": 1, "annotations": []}]))
     bad = runner.invoke(app, ["report", "--out", str(out), "--db", str(db), "--stats", str(stats)])
     assert bad.exit_code != 0 and "holds no statistics rows" in str(bad.exception)
