@@ -493,7 +493,13 @@ def write_hf(df: pd.DataFrame, folder: Path, *, card: dict[str, Any]) -> list[Pa
         part = body[(split_col == name).to_numpy()].reset_index(drop=True)
         ds = datasets.Dataset.from_pandas(part, features=features, preserve_index=False)
         path = folder / "data" / f"{name}.parquet"
-        ds.to_parquet(str(path))
+        bars = datasets.is_progress_bar_enabled()
+        datasets.disable_progress_bars()  # datasets' own "Creating parquet" bar for each split is noise here
+        try:
+            ds.to_parquet(str(path))
+        finally:
+            if bars:
+                datasets.enable_progress_bars()
         files.append(path)
         split_infos.append({"name": name, "num_bytes": path.stat().st_size, "num_examples": len(part)})
     yaml_info = datasets.DatasetInfo(features=features)._to_yaml_dict()

@@ -27,6 +27,14 @@ _TICKER_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,14}$")
 DEFAULT_TIMEOUT_S = 10
 
 
+def to_datetime_quiet(values: Any, **kwargs: Any) -> Any:
+    """``pd.to_datetime`` without pandas' "Could not infer format" warning: dates that are not all in
+    one format still parse one by one, as before, but no two-line warning lands above a user's error."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Could not infer format", category=UserWarning)
+        return pd.to_datetime(values, **kwargs)
+
+
 def normalize_tickers(tickers: str | Iterable[str]) -> list[str]:
     """Upper-case, de-duplicated ticker symbols; a comma-separated string is split."""
     items = tickers.split(",") if isinstance(tickers, str) else list(tickers)
@@ -111,7 +119,7 @@ def read_price_csv(path: str | Path, ticker: str | None = None) -> pd.DataFrame:
     adjusted_layout = "Adj Close" not in raw.columns
     df = pd.DataFrame({
         "ticker": ticker,
-        "date": pd.to_datetime(raw["Date"], errors="coerce", utc=True).dt.tz_localize(None),
+        "date": to_datetime_quiet(raw["Date"], errors="coerce", utc=True).dt.tz_localize(None),
         "open": raw.get("Open"),
         "high": raw.get("High"),
         "low": raw.get("Low"),

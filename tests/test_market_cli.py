@@ -185,3 +185,13 @@ def test_correlate_reads_sentiment_from_the_database(planted, tmp_path):
 ])
 def test_correlate_output_conflicts_fail_before_any_work(args, says):
     _one_line_error(cli("correlate", *args), says)
+
+
+def test_unreadable_dates_are_one_line_without_pandas_warnings(tmp_path):
+    bad = tmp_path / "s.csv"
+    bad.write_text("date,ticker,value\nfoo,IWM,0.1\nbar,IWM,0.2\n")
+    _one_line_error(cli("correlate", "--sentiment-csv", str(bad), "--tickers", "IWM"), "column date")
+    prices = tmp_path / "p"
+    prices.mkdir()
+    (prices / "X.csv").write_text("Date,Open,High,Low,Close,Adj Close,Volume\nnotadate,1,1,1,1,1,1\nzz,1,1,1,1,1,1\n")
+    _one_line_error(cli("prices", "X", "--csv", str(prices), "--db", str(tmp_path / "d.duckdb")), "no readable dates")

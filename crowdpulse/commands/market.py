@@ -43,6 +43,10 @@ def read_sentiment_csv(path: Path) -> Any:
     """A sentiment CSV with columns date, ticker, value."""
     import pandas as pd
 
+    from market.prices import to_datetime_quiet
+
+    if path.is_dir():
+        raise CrowdpulseError(f"--sentiment-csv {path} is a folder; give a CSV with columns date, ticker, value")
     if not path.is_file():
         raise CrowdpulseError(f"sentiment file {path} does not exist; give a CSV with columns date, ticker, value")
     try:
@@ -54,7 +58,7 @@ def read_sentiment_csv(path: Path) -> Any:
         raise CrowdpulseError(f"{path} has columns {', '.join(map(str, df.columns))}; expected date, ticker, value")
     df = df.rename(columns={v: k for k, v in cols.items()})[["date", "ticker", "value"]]
     try:
-        df["date"] = pd.to_datetime(df["date"]).dt.normalize()
+        df["date"] = to_datetime_quiet(df["date"]).dt.normalize()
     except (ValueError, TypeError) as exc:
         raise CrowdpulseError(f"{path}: column date must hold dates like 2024-01-31") from exc
     df["value"] = pd.to_numeric(df["value"], errors="coerce")

@@ -65,7 +65,7 @@ def scrape_cmd(
                                 query=query, ignore_robots=ignore_robots, cache_dir=cache_dir, on_step=on_step)
         except Exception as exc:
             partial = getattr(exc, "counts", None)
-            if partial:
+            if partial and any(partial.get(k) for k in ("pages", "posts_new", "posts_updated")):
                 progress.stop()
                 err_console.print(f"stored before the error: {partial['pages']} pages, "
                                   f"{partial['posts_new']} new, {partial['posts_updated']} updated posts (kept)")
