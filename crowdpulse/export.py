@@ -110,7 +110,9 @@ def _as_utc(value: Any, name: str) -> pd.Timestamp | None:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise ExportError(f"{name} {value!r} is not a date; use YYYY-MM-DD or an ISO timestamp") from None
+        ts = pd.NaT
+    if pd.isna(ts):  # "" reads as NaT, which would match nothing
+        raise ExportError(f"{name} {value!r} is not a date; use YYYY-MM-DD or an ISO timestamp")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 

@@ -98,6 +98,8 @@ def test_filters(store):
         export_frame(store, since="2024-05-01", until="2024-04-01")
     with pytest.raises(ExportError, match="is not a date"):
         export_frame(store, since="yesterday-ish")
+    with pytest.raises(ExportError, match="'' is not a date"):
+        export_frame(store, until="")
     with pytest.raises(ExportError, match="between 0 and 1"):
         export_frame(store, min_confidence=70)
 
