@@ -106,8 +106,26 @@ def _read_table(path: Path) -> pd.DataFrame:
     except LabeledDataError:
         raise
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise LabeledDataError(f"cannot read {path}: {exc}".replace("\n", " ")) from exc
+        where = _bad_json_line(path) if base in ("jsonl", "ndjson") and suffixes[-1] == f".{base}" else None
+        raise LabeledDataError(f"cannot read {path}: " + (where or str(exc).replace("\n", " "))) from exc
     raise LabeledDataError(f"{path} has an unsupported extension; supported: {SUPPORTED}")
+
+
+def _bad_json_line(path: Path) -> str | None:
+    """Which line of a JSON-lines file does not parse, for the error message (None if all do)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        return f"line {n} is not valid JSON ({exc.msg}); expected one object per line"
+    except UnicodeDecodeError:
+        return "not a UTF-8 text file"
+    return None
 
 
 def _pick_column(df: pd.DataFrame, wanted: str, default: str, fallbacks: tuple[str, ...], what: str, path: Path) -> str:

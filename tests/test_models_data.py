@@ -80,3 +80,10 @@ def test_unmappable_label_and_bad_extension(tmp_path):
 def test_parse_label_map_synonyms():
     assert parse_label_map("LABEL_0=positive, LABEL_1=bear") == {"LABEL_0": "bullish", "LABEL_1": "bearish"}
     assert parse_label_map(None) is None
+
+
+def test_a_bad_jsonl_line_is_named_in_the_error(tmp_path):
+    f = tmp_path / "d.jsonl"
+    f.write_text('{"text": "IWM up", "label": "bullish"}\n{"text": "broken\n')
+    with pytest.raises(LabeledDataError, match="line 2 is not valid JSON"):
+        read_labeled(f)
