@@ -89,8 +89,10 @@ def available_models(models_dir: str | Path | None = None) -> list[dict[str, Any
     if models_dir is not None and Path(models_dir).is_dir():
         for folder in sorted(p for p in Path(models_dir).iterdir() if p.is_dir()):
             if _is_crowdpulse_folder(folder):
-                rows.append({"spec": str(folder), "model_id": _crowdpulse_id(folder), "kind": "saved",
-                             "description": "saved by crowdpulse models train"})
+                mid = _crowdpulse_id(folder)
+                rows.append({"spec": str(folder), "model_id": mid, "kind": "saved" if mid else "unreadable",
+                             "description": "saved by crowdpulse models train" if mid else
+                             "unreadable: its crowdpulse_model.json or weights do not load"})
             elif (folder / "config.json").exists():
                 rows.append({"spec": str(folder), "model_id": None, "kind": "huggingface",
                              "description": "Hugging Face folder (model_id known once loaded)"})

@@ -63,6 +63,16 @@ def test_list_json():
     assert rows["tfidf"]["model_id"].startswith("tfidf@")
 
 
+def test_list_marks_a_broken_model_folder_unreadable(tmp_path):
+    from models.catalog import available_models
+
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "crowdpulse_model.json").write_text("not json")
+    rows = {r["spec"]: r for r in available_models(tmp_path)}
+    assert rows[str(tmp_path / "broken")]["kind"] == "unreadable"
+    assert rows[str(tmp_path / "broken")]["model_id"] is None
+
+
 def test_user_errors_are_one_line(small_csv):
     proc = subprocess.run(
         [sys.executable, "-c", "from crowdpulse.cli import main; main()", "models", "eval",
