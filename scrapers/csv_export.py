@@ -82,6 +82,9 @@ def csv_header(path: str | Path) -> list[str]:
 
 def check_columns(path: str | Path, columns: CsvColumns) -> list[str]:
     """The header, after checking every named column is in it (else one clear error)."""
+    for role in ("text", "time"):
+        if not getattr(columns, role):
+            raise CsvExportError(f"--{role}-col must name a column of {path}")
     header = csv_header(path)
     for role, col in columns.named().items():
         if col not in header:
@@ -184,7 +187,12 @@ def read_csv_export(path: str | Path, columns: CsvColumns, source: str = "csv",
     used = list(dict.fromkeys(columns.named().values()))
     reader = pd.read_csv(path, usecols=used, dtype=str, keep_default_na=False, chunksize=chunksize)
     # The first chunk fixes the precision, so one file never mixes two.
-    for chunk in reader:
+    for n_chunk, chunk in enumerate(reader):
+        if n_chunk == 0 and columns.score:
+            given = [v for v in chunk[columns.score] if v.strip()]
+            if given and all(_int(v) is None for v in given):
+                raise CsvExportError(f"{path}: column {columns.score!r} (given as --score-col) holds no numbers, "
+                                     f"e.g. {given[0][:40]!r}")
         times, precision = parse_times(chunk[columns.time], precision)
         stats.precision = precision
         posts = []

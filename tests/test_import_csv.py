@@ -109,3 +109,14 @@ def test_no_id_column_gets_a_stable_hash_and_bad_rows_are_counted(tmp_path):
     again = [p for b in read_csv_export(path, CsvColumns(text="text", time="when"), source="forum") for p in b]
     assert [p.id for p in again] == [p.id for p in posts]
     assert posts[0].id != posts[1].id and posts[0].thread_id == posts[0].id
+
+
+def test_an_empty_text_column_name_or_a_score_column_of_words_is_refused(tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_text("id,text,time,score\na1,IWM to the moon,2024-03-04T15:00:00Z,3\na2,TLT down,2024-03-04T16:00:00Z,x\n")
+    with pytest.raises(CsvExportError, match="--text-col must name a column"):
+        list(read_csv_export(f, CsvColumns(text="", time="time")))
+    with pytest.raises(CsvExportError, match="holds no numbers"):
+        list(read_csv_export(f, CsvColumns(text="text", time="time", score="text")))
+    posts = [p for chunk in read_csv_export(f, CsvColumns(text="text", time="time", id="id", score="score")) for p in chunk]
+    assert [p.score for p in posts] == [3, None]  # a stray word in a number column is one missing score
