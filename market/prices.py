@@ -64,6 +64,13 @@ def _date_or_none(value: Any, name: str) -> pd.Timestamp | None:
     return ts.normalize()
 
 
+def _date_range(start: Any, end: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    lo, hi = _date_or_none(start, "start"), _date_or_none(end, "end")
+    if lo is not None and hi is not None and hi < lo:
+        raise PriceDataError(f"end {hi.date()} is before start {lo.date()}")
+    return lo, hi
+
+
 def _finish(df: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
     """Common clean-up: types, date window, drop rows without a usable close, sort, de-duplicate."""
     df = df.copy()
@@ -146,12 +153,13 @@ def load_csv_prices(folder: str | Path, tickers: str | Iterable[str], start: Any
     folder = Path(folder)
     if not folder.is_dir():
         raise PriceDataError(f"price folder {folder} does not exist or is not a folder; give a folder of TICKER.csv files")
-    lo, hi = _date_or_none(start, "start"), _date_or_none(end, "end")
+    lo, hi = _date_range(start, end)
     frames = []
     for ticker in normalize_tickers(tickers):
         df = _finish(read_price_csv(_csv_file(folder, ticker), ticker), lo, hi)
         if df.empty:
-            raise PriceDataError(f"{folder / (ticker + '.csv')} has no prices between {lo and lo.date()} and {hi and hi.date()}")
+            raise PriceDataError(f"{folder / (ticker + '.csv')} has no prices between "
+                                 f"{lo.date() if lo is not None else 'its first row'} and {hi.date() if hi is not None else 'its last row'}")
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
@@ -235,8 +243,7 @@ def fetch_yahoo(tickers: str | Iterable[str], start: Any, end: Any = None, sessi
     import yfinance as yf
 
     symbols = normalize_tickers(tickers)
-    lo = _date_or_none(start, "start")
-    hi = _date_or_none(end, "end")
+    lo, hi = _date_range(start, end)
     if lo is None:
         raise PriceDataError("fetch_yahoo needs a start date (YYYY-MM-DD)")
     if hi is not None and hi < lo:

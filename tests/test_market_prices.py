@@ -61,6 +61,10 @@ def test_csv_date_window_and_errors(csv_dir):
         load_csv_prices(csv_dir, ["BAD"])
     with pytest.raises(PriceDataError, match="not a ticker"):
         load_csv_prices(csv_dir, ["IWM; drop"])
+    with pytest.raises(PriceDataError, match="end 2024-01-01 is before start 2024-03-01"):
+        load_csv_prices(csv_dir, ["IWM"], start="2024-03-01", end="2024-01-01")
+    with pytest.raises(PriceDataError, match="between 2099-01-01 and its last row"):
+        load_csv_prices(csv_dir, ["IWM"], start="2099-01-01")
 
 
 def test_returns_from_adjusted_close(csv_dir):
