@@ -615,6 +615,10 @@ def export(
         hash_authors=hash_authors_, no_text=no_text).items() if v not in (None, False)}
     if seed < 0:
         raise ExportError(f"--seed must be a whole number of at least 0, not {seed}")
+    if salt is not None and not hash_authors_:
+        raise ExportError("--salt applies to --hash-authors; add --hash-authors (or drop --salt)")
+    if salt is not None and not salt:
+        raise ExportError("--salt is empty; an empty salt makes author hashes guessable: give one, or leave it out for a random one")
     if isinstance(split, str):
         split = parse_split(split)
     df = export_frame(store, model=model, since=since, until=until, sources=sources, tickers=tickers,

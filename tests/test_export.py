@@ -297,3 +297,7 @@ def test_hf_export_never_overwrites_a_users_folder_and_replaces_its_own(store, t
 def test_a_negative_seed_is_refused(store, tmp_path):
     with pytest.raises(ExportError, match="--seed must be"):
         export(store, tmp_path / "x.csv", split="0.8,0.1,0.1", seed=-1)
+    with pytest.raises(ExportError, match="--salt applies to --hash-authors"):
+        export(store, tmp_path / "x.csv", salt="abc")
+    with pytest.raises(ExportError, match="--salt is empty"):
+        export(store, tmp_path / "x.csv", hash_authors_=True, salt="")

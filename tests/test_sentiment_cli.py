@@ -79,6 +79,13 @@ def test_analyze_posts_reads_exported_jsonl_and_refuses_binary(tmp_path):
         read_posts_jsonl(f)
 
 
+def test_analyze_file_refuses_a_binary_file(tmp_path):
+    f = tmp_path / "model.bin"
+    f.write_bytes(bytes(range(256)) * 8)
+    res = runner.invoke(app, ["analyze", "--file", str(f), "--model", "vader"])
+    assert res.exit_code != 0 and "is not a text file" in str(res.exception)
+
+
 def test_help_shows_example():
     for cmd in ("analyze", "score"):
         res = runner.invoke(app, [cmd, "--help"])

@@ -14,6 +14,15 @@ from crowdpulse.errors import CrowdpulseError
 POST_FIELDS = ("source", "id", "thread_id", "parent_id", "title", "body", "created_at", "score")
 
 
+def _read_document(path: Path) -> str:
+    """A text file's content; a binary file (NUL bytes, or mostly undecodable) is an error, not text to score."""
+    raw = path.read_bytes()
+    text = raw.decode("utf-8", errors="replace")
+    if b"\x00" in raw[:8192] or text.count("\ufffd") > max(8, len(text) // 20):
+        raise CrowdpulseError(f"{path} is not a text file; --file takes one document of text")
+    return text
+
+
 def read_posts_jsonl(path: Path) -> "pd.DataFrame":  # noqa: F821 - pandas imported lazily
     """Records as ``crowdpulse parse`` prints them, one JSON object per line (``crowdpulse export``'s
     JSONL reads too: its ``text`` stands for the body)."""
@@ -92,7 +101,7 @@ def register(app: typer.Typer) -> None:
         if posts is not None:
             frame = read_posts_jsonl(posts)
         else:
-            body = text if text is not None else Path(file).read_text(encoding="utf-8", errors="replace")
+            body = text if text is not None else _read_document(Path(file))
             if not body.strip():
                 raise CrowdpulseError("the text to analyse is empty")
             frame = pd.DataFrame([{"source": "text", "id": "1" if file is None else Path(file).name,
