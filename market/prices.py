@@ -83,8 +83,11 @@ def _finish(df: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | No
         df = df[df["date"] <= end]
     bad = df["adj_close"].isna() | ~(df["adj_close"] > 0)
     if bad.any():
-        log.info("dropping %d rows without a positive adjusted close", int(bad.sum()))
+        log.warning("dropping %d price rows without a positive adjusted close", int(bad.sum()))
     df = df[~bad]
+    repeated = int(df.duplicated(["ticker", "date"]).sum())
+    if repeated:
+        log.warning("dropping %d price rows that repeat a date (the last one of each date is kept)", repeated)
     df = df.drop_duplicates(["ticker", "date"], keep="last").sort_values(["ticker", "date"])
     return df[PRICE_COLUMNS].reset_index(drop=True)
 
