@@ -277,7 +277,7 @@ def fetch_yahoo(tickers: str | Iterable[str], start: Any, end: Any = None, sessi
         parts = [f"{', '.join(ts)}: {why}" for why, ts in reasons.items()]
         raise PriceDataError(f"no prices from Yahoo Finance for {'; '.join(parts)}",
                              hint="TICKER.csv files in Yahoo's layout can be read instead "
-                                  "(crowdpulse prices --csv DIR; --prices-csv DIR on demo and correlate; csv = \"DIR\" under [prices] in a run config)")
+                                  "(crowdpulse prices --csv DIR; --prices-csv DIR on demo and correlate; csv = \"DIR\" in the prices table of a run config)")
     for m in captured.messages:
         log.debug("yfinance: %s", m)
     out = _finish(pd.concat(frames, ignore_index=True), lo, hi)
