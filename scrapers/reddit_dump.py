@@ -390,6 +390,8 @@ def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats
         raise DumpError(f"{path} is a folder; give dump files (RS_*.zst, RC_*.zst, *_comments.zst)") from None
     with fh:
         stats.total_bytes = path.stat().st_size
+        if stats.total_bytes == 0:
+            raise DumpError(f"{path} is empty; give dump files (RS_*.zst, RC_*.zst, *_comments.zst)")
         scratch = bytearray()
         for block, first in _lines(fh, stats):
             for line, offset in _candidates(block, plan, scratch):

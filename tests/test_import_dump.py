@@ -169,3 +169,10 @@ def test_bad_filters_are_clear_errors():
         DumpFilter(match="IWM(")
     with pytest.raises(DumpError, match="subreddit name"):
         DumpFilter(subreddits=frozenset({"wall street"}))
+
+
+def test_an_empty_dump_file_is_an_error(tmp_path):
+    f = tmp_path / "RC_2021-01.zst"
+    f.write_bytes(b"")
+    with pytest.raises(DumpError, match="is empty"):
+        list(read_dump(f))
