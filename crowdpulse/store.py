@@ -135,6 +135,17 @@ def _utc_naive(value: Any) -> Any:
     return value
 
 
+def _timestamp_column(values: pd.Series, table: str, column: str) -> pd.Series:
+    """Values for a TIMESTAMP column as naive UTC: strings with an offset are converted (DuckDB would drop
+    the offset), naive strings and datetimes are taken as UTC; anything unreadable is a StoreError."""
+    values = values.map(_utc_naive)
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    bad = parsed.isna() & values.notna()
+    if bad.any():
+        raise StoreError(f"{table}.{column}: {values[bad].iloc[0]!r} is not a timestamp")
+    return parsed.dt.tz_localize(None)
+
+
 @dataclass
 class RunRecord:
     """What :meth:`Store.recorded_run` writes when the run ends (the body updates both)."""
@@ -258,17 +269,19 @@ class Store:
         df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
         if df.empty:
             return UpsertCount(0, 0)
-        columns = self.columns(table)
+        types = dict(r[:2] for r in self.con.execute(f"DESCRIBE {table}").fetchall())
         missing_keys = [k for k in TABLES[table][1] if k not in df.columns]
         if missing_keys:
             raise StoreError(f"rows for {table} lack key column(s): {', '.join(missing_keys)}")
-        cols = [c for c in columns if c in df.columns]
+        cols = [c for c in types if c in df.columns]
         df = df[cols].copy()
         for c in df.columns:
-            if df[c].dtype == object:
-                df[c] = df[c].map(_utc_naive)
-            elif isinstance(df[c].dtype, pd.DatetimeTZDtype):
+            if isinstance(df[c].dtype, pd.DatetimeTZDtype):
                 df[c] = df[c].dt.tz_convert("UTC").dt.tz_localize(None)
+            elif str(types[c]).startswith("TIMESTAMP") and not pd.api.types.is_datetime64_any_dtype(df[c]):
+                df[c] = _timestamp_column(df[c], table, c)
+            elif df[c].dtype == object:
+                df[c] = df[c].map(_utc_naive)
         keys = TABLES[table][1]
         df = df.drop_duplicates(subset=list(keys), keep="last")
         non_keys = [c for c in cols if c not in keys]
@@ -279,6 +292,8 @@ class Store:
         else:
             conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
         key_match = " AND ".join(f't."{k}" = d."{k}"' for k in keys)
+        if self.read_only:
+            raise StoreError(f"cannot write to {table}: the database {self.path} is open read-only")
         with self.transaction():
             self.con.register("_upsert_df", df)
             try:
@@ -286,8 +301,13 @@ class Store:
                     f"SELECT count(*) FROM {table} t JOIN _upsert_df d ON {key_match}"
                 ).fetchone()[0]
                 self.con.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM _upsert_df {conflict}")
+            except (duckdb.ConversionException, duckdb.ConstraintException, duckdb.InvalidInputException) as exc:
+                raise StoreError(f"cannot write these rows to {table}: {str(exc).splitlines()[0]}") from None
             finally:
-                self.con.unregister("_upsert_df")
+                try:
+                    self.con.unregister("_upsert_df")
+                except duckdb.Error:  # an aborted transaction refuses even this; the cause above is what matters
+                    pass
         return UpsertCount(inserted=len(df) - existing, updated=existing)
 
     def upsert_posts(self, posts: Iterable[Post] | pd.DataFrame) -> UpsertCount:

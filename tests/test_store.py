@@ -224,3 +224,19 @@ def test_recorded_run_records_how_the_body_ended(tmp_path):
     assert runs.loc["bad-run", "status"] == "error" and json.loads(runs.loc["bad-run", "counts"]) == {"n": 7}
     assert runs.loc["stopped-run", "status"] == "interrupted"
     store.close()
+
+
+def test_upsert_converts_offset_strings_to_utc_and_names_bad_values():
+    import pandas as pd
+
+    from crowdpulse.store import Store, StoreError
+
+    s = Store.open(":memory:")
+    s.upsert("posts", pd.DataFrame({"source": ["x"], "id": ["q"], "thread_id": ["z"],
+                                    "created_at": ["2024-01-02T10:00:00-05:00"]}))
+    assert str(s.query("SELECT created_at FROM posts")["created_at"].iloc[0]) == "2024-01-02 15:00:00"
+    with pytest.raises(StoreError, match="'notadate' is not a timestamp"):
+        s.upsert("posts", pd.DataFrame({"source": ["x"], "id": ["r"], "thread_id": ["z"], "created_at": ["notadate"]}))
+    with pytest.raises(StoreError, match="score"):  # the cause, not "transaction is aborted"
+        s.upsert("posts", pd.DataFrame({"source": ["x"], "id": ["r"], "thread_id": ["z"], "score": ["lots"]}))
+    assert s.query("SELECT count(*) AS n FROM posts")["n"].iloc[0] == 1
