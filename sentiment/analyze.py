@@ -55,8 +55,16 @@ def post_text(title: Any, body: Any) -> str:
     return "\n".join(parts)
 
 
+def _id(value: Any) -> str:
+    """An id as text; a float that is a whole number reads as the integer (pandas turns an int id
+    column with gaps into floats, and a parent ``1.0`` must find post ``1``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _key(source: Any, pid: Any) -> tuple[str, str]:
-    return (str(source), str(pid))
+    return (str(source), _id(pid))
 
 
 def _explicit_tickers(df: pd.DataFrame, linker: Linker) -> dict[tuple[str, str], dict[str, str]]:
@@ -100,8 +108,15 @@ def _normalise(posts: pd.DataFrame) -> pd.DataFrame:
     for col in ("source", "thread_id", "parent_id", "title", "body"):
         if col not in df.columns:
             df[col] = None
+    if df["id"].isna().any():
+        raise SentimentError(f"{int(df['id'].isna().sum())} post(s) have no id; every post needs one")
     df["source"] = df["source"].fillna("text").astype(str)
-    df["id"] = df["id"].astype(str)
+    df["id"] = df["id"].map(_id)
+    repeated = df.duplicated(["source", "id"])
+    if repeated.any():
+        first = df.loc[repeated, ["source", "id"]].iloc[0]
+        raise SentimentError(f"post ({first['source']}, {first['id']}) appears {int(((df['source'] == first['source']) & (df['id'] == first['id'])).sum())} "
+                             "times; each (source, id) must be one post")
     return df
 
 

@@ -126,3 +126,19 @@ def test_and_between_two_tickers_does_not_split_the_verb_from_its_object():
     at = [(m.start, m.end, m.ticker) for m in link_tickers(text)]
     spans = split_clauses(text, split_sentences(text)[0], at)
     assert [(text[s.start:s.end], set(n)) for s, n in spans] == [(text, {"CM", "BNS"})]
+
+
+def test_repeated_post_keys_are_refused_and_float_parent_ids_still_link():
+    import numpy as np
+
+    from sentiment.errors import SentimentError
+
+    twice = pd.DataFrame({"source": "reddit", "id": ["1", "1"], "body": ["IWM is great", "TLT is terrible"]})
+    with pytest.raises(SentimentError, match=r"\(reddit, 1\) appears 2 times"):
+        analyze_posts(twice, KeywordModel(), themes=False)
+    # an int id column with a gap becomes floats in pandas: parent 1.0 is post 1
+    replies = pd.DataFrame({"source": "reddit", "id": [1, 2, 3], "thread_id": [np.nan] * 3,
+                            "parent_id": [np.nan, 1, 2], "body": ["I love IWM", "agreed, buying more", "same here"]})
+    st = analyze_posts(replies, KeywordModel(), themes=False).stances
+    assert st[["post_id", "ticker", "via"]].values.tolist() == [["1", "IWM", "symbol"], ["2", "IWM", "context"],
+                                                                ["3", "IWM", "context"]]
