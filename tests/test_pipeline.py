@@ -138,3 +138,19 @@ def test_a_bad_prices_start_in_a_config_is_caught_before_the_run(tmp_path, start
         load_config(f)
     f.write_text("[prices]\nstart = 2021-03-01\n")  # a TOML date reads as well
     assert load_config(f).prices_start == "2021-03-01"
+
+
+def test_the_offline_example_config_loads_only_files_that_parse():
+    """examples/offline.toml's [[load]] globs must match parseable pages only (its folder also holds a README)."""
+    import glob
+    import tomllib
+
+    from crowdpulse.loading import parse_file
+
+    cfg_path = ROOT / "examples" / "offline.toml"
+    cfg = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    files = [f for job in cfg["load"] for pattern in job["files"]
+             for f in sorted(glob.glob(str(cfg_path.parent / pattern)))]
+    assert len(files) >= 5
+    for f in files:
+        assert parse_file(cfg["load"][0]["site"], f), f
