@@ -35,6 +35,39 @@ def to_datetime_quiet(values: Any, **kwargs: Any) -> Any:
         return pd.to_datetime(values, **kwargs)
 
 
+def session_dates(values: Any, what: str = "dates") -> pd.Series:
+    """Session dates (naive, midnight) from dates, strings or timestamps.
+
+    A timestamp with a zone is read on New York's clock, where sessions are dated (20:00 in New York
+    is that day's date, not the next day's as in UTC); a missing or unreadable date is a
+    :class:`~market.errors.MarketError` naming it, never a NaT that computes on.
+    """
+    from market.errors import MarketError
+
+    col = pd.Series(values)
+    try:
+        d = to_datetime_quiet(col, errors="coerce", format="mixed")
+        if d.dt.tz is not None:
+            d = d.dt.tz_convert("America/New_York").dt.tz_localize(None)
+    except (ValueError, TypeError):  # zones and naive values mixed: one by one, each on its own clock
+        d = pd.Series([_new_york_naive(v) for v in col], index=col.index, dtype="datetime64[ns]")
+    bad = d.isna()
+    if bad.any():
+        first = col[bad].iloc[0]
+        raise MarketError(f"{what}: {int(bad.sum())} missing or unreadable, e.g. {first!r}; use YYYY-MM-DD")
+    return d.dt.normalize().astype("datetime64[ns]")
+
+
+def _new_york_naive(value: Any) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return pd.NaT
+    if ts is pd.NaT or ts.tzinfo is None:
+        return ts
+    return ts.tz_convert("America/New_York").tz_localize(None)
+
+
 def normalize_tickers(tickers: str | Iterable[str]) -> list[str]:
     """Upper-case, de-duplicated ticker symbols; a comma-separated string is split."""
     items = tickers.split(",") if isinstance(tickers, str) else list(tickers)

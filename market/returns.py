@@ -6,7 +6,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from market.errors import PriceDataError
+from market.errors import MarketError, PriceDataError
+from market.prices import session_dates
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,11 @@ def session_returns(prices: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise PriceDataError(f"prices need columns ticker, date, adj_close; missing {', '.join(sorted(missing))}")
     df = prices[["ticker", "date", "adj_close"]].copy()
-    df["ticker"] = df["ticker"].astype(str).str.upper()
-    df["date"] = pd.to_datetime(df["date"]).dt.normalize().astype("datetime64[ns]")
+    df["ticker"] = df["ticker"].astype(str).str.strip().str.lstrip("$").str.upper()
+    try:
+        df["date"] = session_dates(df["date"], "price dates")
+    except MarketError as exc:
+        raise PriceDataError(str(exc)) from None
     df["adj_close"] = pd.to_numeric(df["adj_close"], errors="coerce").astype(float)
     df = df.dropna(subset=["adj_close"])
     df = df[df["adj_close"] > 0]

@@ -88,14 +88,18 @@ class TestResult:
 # ----------------------------------------------------------------------------- inputs
 
 
-def _dates(col: pd.Series) -> pd.Series:
+def _dates(col: pd.Series, what: str = "dates") -> pd.Series:
+    from market.errors import MarketError
+    from market.prices import session_dates
+
     try:
-        d = pd.to_datetime(col)
-    except (ValueError, TypeError) as exc:
-        raise StatisticsError(f"cannot read dates: {str(exc).splitlines()[0]}") from exc
-    if d.dt.tz is not None:
-        d = d.dt.tz_convert("UTC").dt.tz_localize(None)
-    return d.dt.normalize().astype("datetime64[ns]")
+        return session_dates(col, what)
+    except MarketError as exc:
+        raise StatisticsError(str(exc)) from None
+
+
+def _tickers(col: pd.Series) -> pd.Series:
+    return col.astype(str).str.strip().str.lstrip("$").str.upper()
 
 
 def _check_inputs(sentiment: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -105,12 +109,12 @@ def _check_inputs(sentiment: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.Da
     if need_r - set(returns.columns):
         raise StatisticsError(f"returns need columns ticker, date, ret; they have {', '.join(map(str, returns.columns))}")
     s = sentiment[["date", "ticker", "value"]].copy()
-    s["date"] = _dates(s["date"])
-    s["ticker"] = s["ticker"].astype(str).str.upper()
+    s["date"] = _dates(s["date"], "sentiment dates")
+    s["ticker"] = _tickers(s["ticker"])
     s["value"] = pd.to_numeric(s["value"], errors="coerce").astype(float)
     r = returns[["ticker", "date", "ret"]].copy()
-    r["date"] = _dates(r["date"])
-    r["ticker"] = r["ticker"].astype(str).str.upper()
+    r["date"] = _dates(r["date"], "return dates")
+    r["ticker"] = _tickers(r["ticker"])
     r["ret"] = pd.to_numeric(r["ret"], errors="coerce").astype(float)
     return s, r
 
@@ -423,11 +427,17 @@ def rolling_pair(returns: pd.DataFrame, a: str, b: str, windows: Iterable[int] =
     reaches in 5% of windows; a value above it is a candidate, not a finding (it is one of many
     windows).
     """
-    if "ret" not in returns.columns:
+    if {"ticker", "date", "ret"} - set(returns.columns):
         raise StatisticsError("returns need columns ticker, date, ret")
-    a, b = a.upper(), b.upper()
-    wide = returns.assign(ticker=returns["ticker"].str.upper()).pivot_table(
-        index="date", columns="ticker", values="ret")
+    a, b = (str(t).strip().lstrip("$").upper() for t in (a, b))
+    if a == b:
+        raise StatisticsError(f"rolling_pair needs two different tickers, not {a} twice")
+    windows = list(windows)
+    if not windows:
+        raise StatisticsError("give at least one window size, e.g. windows=(20, 60)")
+    r = returns.assign(ticker=_tickers(returns["ticker"]), date=_dates(returns["date"], "return dates"),
+                       ret=pd.to_numeric(returns["ret"], errors="coerce"))
+    wide = r.pivot_table(index="date", columns="ticker", values="ret")
     for t in (a, b):
         if t not in wide.columns:
             raise StatisticsError(f"no returns for {t}; tickers with returns: {', '.join(map(str, wide.columns))}")
@@ -458,11 +468,10 @@ def rolling_signal(sentiment: pd.DataFrame, returns: pd.DataFrame, windows: Iter
     window larger than a ticker's aligned sessions is left out for that ticker.
     """
     cols = ["date", "ticker", "window", "corr", "mi", "corr_null95", "mi_null95"]
-    if not {"date", "ticker", "value"} <= set(sentiment.columns) or not {"ticker", "date", "ret"} <= set(returns.columns):
-        raise StatisticsError("sentiment needs columns date, ticker, value and returns ticker, date, ret")
-    left = sentiment.assign(ticker=sentiment["ticker"].astype(str).str.upper(), date=pd.to_datetime(sentiment["date"]))
-    right = returns.assign(ticker=returns["ticker"].astype(str).str.upper(), date=pd.to_datetime(returns["date"]))
-    joined = (left[["date", "ticker", "value"]].merge(right[["date", "ticker", "ret"]], on=["ticker", "date"])
+    left, right = _check_inputs(sentiment, returns)  # session dates and tickers read as correlate_all reads them
+    left = left.groupby(["date", "ticker"], as_index=False)["value"].mean()  # one value per session, as align takes it
+    right = right.drop_duplicates(["ticker", "date"], keep="last")
+    joined = (left.merge(right, on=["ticker", "date"])
               .dropna(subset=["value", "ret"]).sort_values(["ticker", "date"]))
     frames = []
     for ticker, g in joined.groupby("ticker", sort=True):

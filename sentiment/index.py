@@ -58,17 +58,30 @@ def daily_index(df: pd.DataFrame, by: str = "ticker", weight: str | None = None)
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise SentimentError(f"daily_index needs the column(s) {', '.join(missing)}; got {', '.join(map(str, df.columns))}")
+    if weight is not None and weight in ("ticker", "theme", "session", "label"):
+        raise SentimentError(f"weight {weight!r} is not a numeric column; use e.g. weight='score'")
     if weight is not None and weight not in df.columns:
         raise SentimentError(f"weight column {weight!r} is not in the data; columns: {', '.join(map(str, df.columns))}")
     cols = [by, "session"]
     if df.empty:
         return pd.DataFrame(columns=["session", by, *INDEX_COLUMNS[1:]])
     d = df.copy()
+    for c in ("p_bullish", "p_bearish"):
+        d[c] = pd.to_numeric(d[c], errors="coerce")
+    unscored = d[["p_bullish", "p_bearish"]].isna().any(axis=1)
+    if unscored.any():
+        raise SentimentError(f"{int(unscored.sum())} row(s) have no p_bullish or p_bearish; "
+                             "drop unscored rows before building the index")
     if "label" in d.columns:
-        label = d["label"].astype(str)
-    else:
+        label = d["label"].astype(str).str.strip().str.lower()
+        odd = sorted(set(label) - set(LABELS))
+        if odd:
+            raise SentimentError(f"label(s) {', '.join(odd[:5])} are not {', '.join(LABELS)}")
+    elif "p_neutral" in d.columns:
         p = d[["p_bullish", "p_bearish", "p_neutral"]].to_numpy()
         label = pd.Series(np.asarray(LABELS)[p.argmax(axis=1)], index=d.index)
+    else:
+        raise SentimentError("daily_index needs a label column or p_neutral (to take the most probable label)")
     if weight is None:
         w = pd.Series(1.0, index=d.index)
     else:

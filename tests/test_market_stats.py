@@ -238,3 +238,27 @@ def test_correlation_network_edges_and_graph(sessions):
     assert "IWM-TLT" in net.summary()
     with pytest.raises(StatisticsError, match="no network on"):
         net.graph("1999-01-04")
+
+
+def test_dates_are_sessions_wherever_they_come_in():
+    """String dates sort as dates, a zone is read on New York's clock, a missing date is an error."""
+    from market.errors import MarketError, PriceDataError
+    from market.prices import session_dates
+    from market.returns import session_returns
+
+    got = session_dates(pd.Series(["2024-01-02T20:00:00-05:00", "01/03/2024", "2024-01-04"]))
+    assert [str(d.date()) for d in got] == ["2024-01-02", "2024-01-03", "2024-01-04"]  # 20:00 NY is not Jan 3
+    with pytest.raises(MarketError, match="1 missing or unreadable"):
+        session_dates(pd.Series(["2024-01-02", None]))
+    prices = pd.DataFrame({"ticker": "IWM", "date": ["2024-01-02", None, "2024-01-04"], "adj_close": [1.0, 2.0, 3.0]})
+    with pytest.raises(PriceDataError, match="price dates"):
+        session_returns(prices)
+    rng = np.random.default_rng(0)
+    days = pd.bdate_range("2023-10-02", periods=120)
+    rets = pd.DataFrame({"ticker": np.repeat(["IWM", "TLT"], 120), "date": np.tile(days, 2),
+                         "ret": rng.normal(0, 0.01, 240)})
+    as_dates = rolling_pair(rets, "IWM", "TLT", windows=(20,), null_draws=0)
+    as_text = rolling_pair(rets.assign(date=rets["date"].dt.strftime("%m/%d/%Y")), "iwm", "$TLT", windows=(20,), null_draws=0)
+    pd.testing.assert_frame_equal(as_dates, as_text)
+    with pytest.raises(StatisticsError, match="two different tickers"):
+        rolling_pair(rets, "IWM", "iwm")

@@ -63,3 +63,16 @@ def test_bad_input_is_a_one_line_error():
         daily_index(rows(), by="author")
     with pytest.raises(SentimentError, match="weight column"):
         daily_index(rows(), weight="upvotes")
+
+
+def test_index_refuses_unscored_rows_and_reads_labels_in_any_case():
+    base = {"session": ["2024-01-02"] * 2, "ticker": ["IWM"] * 2}
+    with pytest.raises(SentimentError, match="no p_bullish or p_bearish"):
+        daily_index(pd.DataFrame({**base, "p_bullish": [None, 0.1], "p_bearish": [0.1, 0.8], "label": ["bearish"] * 2}))
+    out = daily_index(pd.DataFrame({**base, "p_bullish": [0.9, 0.1], "p_bearish": [0.05, 0.8],
+                                    "label": ["BULLISH", "Bearish"]}))
+    assert out[["n_bullish", "n_bearish"]].values.tolist() == [[1, 1]]
+    with pytest.raises(SentimentError, match="label column or p_neutral"):
+        daily_index(pd.DataFrame({**base, "p_bullish": [0.9, 0.1], "p_bearish": [0.05, 0.8]}))
+    with pytest.raises(SentimentError, match="not bullish, bearish, neutral"):
+        daily_index(pd.DataFrame({**base, "p_bullish": [0.9, 0.1], "p_bearish": [0.05, 0.8], "label": ["up", "down"]}))
