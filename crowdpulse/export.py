@@ -26,7 +26,7 @@ import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,16 @@ def _text(title: Any, body: Any) -> str:
     return "\n\n".join(parts)
 
 
+def _is_bare_date(value: Any) -> bool:
+    """A date without a time of day: a ``date``, a midnight ``Timestamp`` without a zone, or a string
+    naming no time ("2024-01-02", "2024-1-2", "20240102")."""
+    if isinstance(value, datetime):
+        return value.tzinfo is None and value == value.replace(hour=0, minute=0, second=0, microsecond=0)
+    if isinstance(value, date):
+        return True
+    return isinstance(value, str) and not re.search(r"\d[T ]\d|:", value.strip())
+
+
 def _as_utc(value: Any, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
@@ -137,6 +147,8 @@ def export_frame(
     created_at (a bare date for ``until`` means the whole day).
     """
     model_id = pick_model(store, model)
+    sources = [sources] if isinstance(sources, str) else sources  # one name, not its letters
+    tickers = [tickers] if isinstance(tickers, str) else tickers
     where, params = ["s.model_id = ?"], [model_id]
     lo, hi = _as_utc(since, "--since"), _as_utc(until, "--until")
     if lo is not None and hi is not None and lo > hi:
@@ -145,7 +157,7 @@ def export_frame(
         where.append("p.created_at >= ?")
         params.append(lo.tz_localize(None).to_pydatetime())
     if hi is not None:
-        if isinstance(until, str) and len(until.strip()) == 10:
+        if _is_bare_date(until):  # the whole day
             hi = hi + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
         where.append("p.created_at <= ?")
         params.append(hi.tz_localize(None).to_pydatetime())
@@ -177,11 +189,11 @@ def export_frame(
     df["text"] = [_text(t, b) for t, b in zip(df["title"], df["body"])]
     df["confidence"] = df[["p_bullish", "p_bearish", "p_neutral"]].max(axis=1)
     if min_confidence is not None:
-        if not 0.0 <= min_confidence <= 1.0:
+        if not isinstance(min_confidence, (int, float)) or not 0.0 <= min_confidence <= 1.0:
             raise ExportError(f"--min-confidence {min_confidence} must be between 0 and 1")
         df = df[df["confidence"] >= min_confidence]
     if least_confident is not None:
-        if least_confident < 1:
+        if not isinstance(least_confident, int) or least_confident < 1:
             raise ExportError(f"--least-confident {least_confident} must be a positive number of posts")
         df = df.sort_values(["confidence", "source", "id"], kind="stable").head(least_confident)
     df = df.reset_index(drop=True)

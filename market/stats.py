@@ -238,6 +238,16 @@ def forward_returns(ret: np.ndarray, h: int) -> np.ndarray:
 def event_study(sentiment: np.ndarray, ret: np.ndarray, h: int, *, side: str = "top", q: float = 0.1,
                 permutations: int = 1000, seed: int = 0) -> tuple[float, float, float, float, int]:
     """Excess mean h-session forward return after extreme-sentiment sessions: (estimate, p, lo, hi, n_events)."""
+    if not isinstance(h, (int, np.integer)) or h < 1:
+        raise StatisticsError(f"the event horizon must be a whole number of sessions of at least 1, not {h!r}")
+    if side not in ("top", "bottom"):
+        raise StatisticsError(f"side must be 'top' or 'bottom', not {side!r}")
+    if not 0.0 < q < 0.5:
+        raise StatisticsError(f"q (the share of sessions that are events) must lie between 0 and 0.5, not {q!r}")
+    if not isinstance(permutations, (int, np.integer)) or permutations < 1:
+        raise StatisticsError(f"permutations must be a positive whole number, not {permutations!r}")
+    if len(sentiment) != len(ret):
+        raise StatisticsError(f"sentiment and returns must be aligned session by session: {len(sentiment)} against {len(ret)}")
     fwd = forward_returns(ret, h)
     s = np.asarray(sentiment, float)
     ok = np.isfinite(s) & np.isfinite(fwd)
@@ -344,12 +354,18 @@ def correlate_all(sentiment: pd.DataFrame, returns: pd.DataFrame, *, lags: int =
         ``.attrs`` holds ``n_tests``, ``n_sessions`` (sessions with both sentiment and a return),
         and ``methods``.
     """
-    if lags < 0 or lags > 60:
-        raise StatisticsError(f"lags must be between 0 and 60; got {lags}")
-    if permutations < 99:
-        raise StatisticsError(f"permutations must be at least 99 for p-values down to 0.01; got {permutations}")
+    if not isinstance(lags, (int, np.integer)) or lags < 0 or lags > 60:
+        raise StatisticsError(f"lags must be a whole number between 0 and 60; got {lags!r}")
+    if not isinstance(permutations, (int, np.integer)) or permutations < 99:
+        raise StatisticsError(f"permutations must be a whole number of at least 99 for p-values down to 0.01; got {permutations!r}")
+    horizons = list(horizons)
+    if any(not isinstance(h, (int, np.integer)) or h < 1 for h in horizons):
+        raise StatisticsError(f"event horizons must be whole numbers of sessions of at least 1; got {horizons}")
     s, r = _check_inputs(sentiment, returns)
-    wanted = [t.upper() for t in tickers] if tickers else sorted(set(s["ticker"]) & set(r["ticker"]))
+    if isinstance(tickers, str):  # "IWM" or "IWM,TLT", not its letters
+        tickers = tickers.split(",")
+    wanted = ([t for t in _tickers(pd.Series(list(tickers), dtype=object)).tolist() if t] if tickers
+              else sorted(set(s["ticker"]) & set(r["ticker"])))
     if not wanted:
         raise StatisticsError("no ticker has both sentiment and returns; check the tickers in each input")
     if mi_lags is None:

@@ -100,6 +100,15 @@ def test_filters(store):
         export_frame(store, since="yesterday-ish")
     with pytest.raises(ExportError, match="'' is not a date"):
         export_frame(store, until="")
+    last_day = export_frame(store)["created_at"].max().strftime("%Y-%m-%d")  # a bare date covers its day, however written
+    whole_day = len(export_frame(store, until=last_day))
+    import datetime as dt
+    for same in (dt.date.fromisoformat(last_day), pd.Timestamp(last_day), last_day.replace("-", "")):
+        assert len(export_frame(store, until=same)) == whole_day, same
+    one = export_frame(store)["source"].iloc[0]
+    assert set(export_frame(store, sources=one)["source"]) == {one}  # a string is one name, not its letters
+    with pytest.raises(ExportError, match="between 0 and 1"):
+        export_frame(store, min_confidence="0.5")
     with pytest.raises(ExportError, match="between 0 and 1"):
         export_frame(store, min_confidence=70)
 

@@ -165,7 +165,7 @@ def test_bad_inputs_are_one_line_errors(sessions):
     s, r = _frames(sessions, np.zeros(len(sessions)), np.zeros(len(sessions)))
     with pytest.raises(StatisticsError, match="sentiment needs columns date, ticker, value"):
         correlate_all(s.rename(columns={"value": "v"}), r)
-    with pytest.raises(StatisticsError, match="lags must be between 0 and 60"):
+    with pytest.raises(StatisticsError, match="lags must be a whole number between 0 and 60"):
         correlate_all(s, r, lags=-1)
     with pytest.raises(StatisticsError, match="no ticker has both"):
         correlate_all(s.assign(ticker="TLT"), r)
@@ -262,3 +262,25 @@ def test_dates_are_sessions_wherever_they_come_in():
     pd.testing.assert_frame_equal(as_dates, as_text)
     with pytest.raises(StatisticsError, match="two different tickers"):
         rolling_pair(rets, "IWM", "iwm")
+
+
+def test_bad_statistics_parameters_are_statistics_errors():
+    from market.stats import correlate_all, event_study
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=80), rng.normal(0, 0.01, size=80)
+    for kwargs, says in (({"h": 0}, "horizon"), ({"h": 5, "side": "middle"}, "side"), ({"h": 5, "q": 1.5}, "q "),
+                         ({"h": 5, "permutations": 0}, "permutations")):
+        with pytest.raises(StatisticsError, match=says):
+            event_study(x, y, **kwargs)
+    with pytest.raises(StatisticsError, match="aligned"):
+        event_study(x, y[:50], 5)
+    days = pd.bdate_range("2023-01-02", periods=80)
+    sent = pd.DataFrame({"date": days, "ticker": "IWM", "value": x})
+    rets = pd.DataFrame({"ticker": "IWM", "date": days, "ret": y})
+    with pytest.raises(StatisticsError, match="horizons"):
+        correlate_all(sent, rets, lags=2, permutations=99, horizons=(0,))
+    with pytest.raises(StatisticsError, match="lags"):
+        correlate_all(sent, rets, lags=2.5, permutations=99)
+    one = correlate_all(sent, rets, lags=1, permutations=99, tickers="iwm")  # a string is one ticker, not I, W, M
+    assert set(one["ticker"]) == {"IWM"}
