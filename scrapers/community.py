@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep
-from scrapers.errors import ParseError
+from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text, utc_from_epoch, utc_from_iso
 
@@ -135,6 +135,7 @@ def _int(text: str | None) -> int | None:
     return int(text) if text and text.strip().isdigit() else None
 
 
+@malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     raise_if_bot_wall(page)
     data = _app_data(page)

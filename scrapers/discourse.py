@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
-from scrapers.errors import ParseError
+from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text, utc_from_iso
 
@@ -71,6 +71,7 @@ def chain_depths(posts: list[Post], known: dict[str, int] | None = None) -> list
     return posts
 
 
+@malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     """A topic page, a ``posts.json`` batch, or the site-wide ``/posts.json`` (latest posts).
     For a topic page, ``pending`` holds one ``{"type": "posts", "post_ids": [...]}`` per batch

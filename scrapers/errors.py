@@ -40,3 +40,23 @@ class ParseError(ScraperError):
 
 class CredentialsError(ScraperError):
     """Credentials needed for an API (e.g. Reddit OAuth) are missing or rejected."""
+
+
+def malformed_page_is_parse_error(parse):
+    """Decorate a site's ``parse(page)``: a field of an unexpected type or value deep in a record
+    (a ``created_utc`` of "abc", a body that is a number) becomes one :class:`ParseError` naming the
+    page, instead of whatever low-level exception the conversion raised."""
+    import functools
+
+    @functools.wraps(parse)
+    def guarded(page):
+        try:
+            return parse(page)
+        except ScraperError:
+            raise
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError, OSError) as exc:
+            site = parse.__module__.rsplit(".", 1)[-1]
+            raise ParseError(f"{page.url}: a {site} record has a malformed field "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc!r})") from exc
+
+    return guarded

@@ -20,7 +20,7 @@ from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
-from scrapers.errors import ParseError
+from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text, lxml_text, utc_from_epoch, utc_from_iso
 
@@ -103,6 +103,7 @@ def _rows(root: Any) -> list[Any]:
     return [tr for tr in root.iter("tr") if "comtr" in (tr.get("class") or "").split()]
 
 
+@malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     """One item page: the story (depth 0, from ``table.fatitem``) and its comment rows, with
     parents rebuilt from indentation. ``next_cursor`` is the next page number from

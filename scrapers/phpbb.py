@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep, resume_cursor
 from scrapers.dates import parse_forum_date
-from scrapers.errors import ParseError
+from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.forum_common import absolute, query_param, strip_session, thread_url
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text
@@ -44,6 +44,7 @@ def _date_text(author_p: Any) -> str:
     return parts[-1].strip() if parts else author_p.get_text(" ", strip=True)
 
 
+@malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     raise_if_bot_wall(page)
     soup = BeautifulSoup(page.body, "lxml")

@@ -19,7 +19,8 @@ from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
-from scrapers.errors import AccessDeniedError, CredentialsError, ParseError, RobotsDisallowedError
+from scrapers.errors import (AccessDeniedError, CredentialsError, ParseError, RobotsDisallowedError,
+                             malformed_page_is_parse_error)
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import clean_text, lxml_text, utc_from_epoch, utc_from_iso
 
@@ -275,6 +276,7 @@ def parse_oldreddit(page: Page) -> ParseResult:
     return ParseResult(posts=posts, next_cursor=None, pending=pending)
 
 
+@malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     """Any saved Reddit response: thread JSON, morechildren JSON, listing JSON or old.reddit HTML."""
     head = page.body[:2048].lstrip()

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
-from scrapers.errors import ParseError
+from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import clean_text, utc_from_iso
 
@@ -55,6 +55,7 @@ def _posts(messages: Any, url: str) -> list[Post]:
     return [message_to_post(m) for m in messages]
 
 
+@malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     """A stream page ``{cursor, messages[]}``, a bare JSON array of messages, or JSON lines
     (one message per line, as collectors save them). ``next_cursor`` is ``cursor.max`` when

@@ -171,6 +171,16 @@ def test_stocktwits_refuses_json_that_is_not_messages(body):
         stocktwits.parse(Page(url="file:///x.json", status=200, headers={}, body=body))
 
 
+@pytest.mark.parametrize("message", [
+    {"id": 1, "body": "$IWM", "created_at": "yesterday"},
+    {"id": 1, "body": "$IWM", "created_at": "2024-01-02T15:00:00Z", "entities": {"sentiment": "Bullish"}},
+])
+def test_a_malformed_field_is_a_parse_error_naming_the_page(message):
+    body = json.dumps({"messages": [message]}).encode()
+    with pytest.raises(ParseError, match=r"file:///x.json: a stocktwits record has a malformed field"):
+        stocktwits.parse(Page(url="file:///x.json", status=200, headers={}, body=body))
+
+
 # -------------------------------------------------------------- hackernews
 @pytest.mark.parametrize("n,count,next_page", [(1, 251, 2), (2, 255, 3), (3, 31, None), (4, 0, None)])
 def test_hn_pages(n, count, next_page):
