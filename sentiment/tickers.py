@@ -40,7 +40,7 @@ _FINANCE_AFTER = re.compile(
 _FINANCE_BEFORE = re.compile(r"(?:shares|stock|calls|puts|ticker)\s+(?:of|in|on)?\s*$", re.IGNORECASE)
 
 _BROKER = re.compile(r"\$([^$\n()]{1,80})\(([A-Za-z][A-Za-z0-9.]{0,6})\)\$")
-_CASHTAG = re.compile(r"(?<![\w$])\$([A-Za-z][A-Za-z]{0,5}(?:\.[A-Za-z])?)(?![\w])")
+_CASHTAG = re.compile(r"(?<![A-Za-z0-9_$])\$([A-Za-z][A-Za-z]{0,5}(?:\.[A-Za-z])?)(?![A-Za-z0-9_])")  # ASCII edges: "买了$TSLA和" links
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Linker:
 
     def link(self, text: str) -> list[TickerMention]:
         """Every ticker mention in ``text``, in order, without overlaps."""
-        if not text:
+        if not isinstance(text, str) or not text:  # None, NaN from a DataFrame: nothing named
             return []
         found: list[TickerMention] = []
         taken: list[tuple[int, int]] = []

@@ -77,3 +77,9 @@ def test_bad_data_file_is_a_one_line_error(tmp_path):
     bad.write_text("name,ticker\nfoo,IWM\n")
     with pytest.raises(SentimentError, match="alias, symbol"):
         build_linker(DATA_DIR / "universe.csv", bad, DATA_DIR / "common_words.txt")
+
+
+def test_cashtags_next_to_cjk_text_and_missing_text():
+    assert [m.ticker for m in link_tickers("我买了$TSLA和$AAPL")] == ["TSLA", "AAPL"]
+    assert link_tickers(float("nan")) == [] and link_tickers(None) == []
+    assert [m.ticker for m in link_tickers("price$IWM and $IWM_x")] == []  # still not inside a word
