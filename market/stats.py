@@ -166,11 +166,11 @@ def hac_correlation(x: np.ndarray, y: np.ndarray, method: str = "pearson") -> tu
         x = pd.Series(x).rank().to_numpy()
         y = pd.Series(y).rank().to_numpy()
     sx, sy = x.std(), y.std()
-    if n < MIN_PAIRS or sx == 0 or sy == 0:
+    if n < MIN_PAIRS or np.ptp(x) == 0 or np.ptp(y) == 0 or sx == 0 or sy == 0:  # a constant: no correlation to test
         return (math.nan, math.nan, math.nan, math.nan, n)
     xz, yz = (x - x.mean()) / sx, (y - y.mean()) / sy
     est = float(np.mean(xz * yz))
-    res = sm.OLS(yz, sm.add_constant(xz)).fit(cov_type="HAC", cov_kwds={"maxlags": _nw_lags(n)})
+    res = sm.OLS(yz, sm.add_constant(xz, has_constant="add")).fit(cov_type="HAC", cov_kwds={"maxlags": _nw_lags(n)})
     se = float(res.bse[1])
     p = float(res.pvalues[1])
     return est, p, max(-1.0, est - 1.959964 * se), min(1.0, est + 1.959964 * se), n
@@ -308,7 +308,7 @@ def _ticker_results(df: pd.DataFrame, ticker: str, signal: str, lags: int, permu
         log.warning("%s: Granger test skipped: %s", ticker, exc)
     for k in mi_lags:
         a, b = _pairs(x, y, k)
-        if len(a) < MIN_PAIRS:
+        if len(a) < MIN_PAIRS or np.ptp(a) == 0 or np.ptp(b) == 0:  # a constant series carries no information to test
             continue
         mi, p, _ = mi_permutation_test(a, b, permutations=permutations, k=MI_K, seed=seed + 17 * (k + 100))
         out.append(TestResult(ticker, signal, "mutual_information", k, mi, p, math.nan, math.nan, len(a),

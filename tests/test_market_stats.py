@@ -284,3 +284,13 @@ def test_bad_statistics_parameters_are_statistics_errors():
         correlate_all(sent, rets, lags=2.5, permutations=99)
     one = correlate_all(sent, rets, lags=1, permutations=99, tickers="iwm")  # a string is one ticker, not I, W, M
     assert set(one["ticker"]) == {"IWM"}
+
+
+def test_a_constant_signal_yields_no_tests():
+    from market.stats import correlate_all
+
+    days = pd.bdate_range("2023-01-02", periods=80)
+    sent = pd.DataFrame({"date": days, "ticker": "IWM", "value": 0.3})
+    rets = pd.DataFrame({"ticker": "IWM", "date": days, "ret": np.random.default_rng(0).normal(0, 0.01, 80)})
+    out = correlate_all(sent, rets, lags=1, permutations=99)
+    assert out.empty and out.attrs["n_tests"] == 0  # not MI rows with p-values that look real
