@@ -16,6 +16,7 @@ import pandas as pd
 
 from models.errors import ModelError
 from models.labels import LABELS
+from models.texts import as_texts
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +31,6 @@ def file_hash(path: str | os.PathLike, n: int = 8) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:n]
-
-
-def _clean(texts: Sequence[str] | str) -> list[str]:
-    if isinstance(texts, str):
-        texts = [texts]
-    return ["" if t is None else str(t) for t in texts]
 
 
 class VaderModel:
@@ -65,7 +60,7 @@ class VaderModel:
     def compound(self, texts: Sequence[str]) -> np.ndarray:
         if self._analyzer is None:
             self.load()
-        return np.array([self._analyzer.polarity_scores(t)["compound"] for t in _clean(texts)], dtype=float)
+        return np.array([self._analyzer.polarity_scores(t)["compound"] for t in as_texts(texts)], dtype=float)
 
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         c = self.compound(texts)
@@ -130,7 +125,7 @@ class TfidfModel:
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if self.pipeline_ is None:
             self.load()
-        texts = _clean(texts)
+        texts = as_texts(texts)
         if not texts:
             return np.zeros((0, 3))
         return np.asarray(self.pipeline_.predict_proba(texts))[:, self._order]

@@ -206,9 +206,9 @@ class TransformerScorer:
     # -- public --------------------------------------------------------------------------
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Probabilities (n, 3) in LABELS order; rows sum to 1."""
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = ["" if t is None else str(t) for t in texts]
+        from models.texts import as_texts
+
+        texts = as_texts(texts)
         if not texts:
             return np.zeros((0, len(LABELS)))
         win = self.windows(texts)

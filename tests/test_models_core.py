@@ -357,3 +357,12 @@ def test_onnx_rows_run_concurrently_give_the_same_outputs_as_one_at_a_time():
             break
         time.sleep(0.05)
     assert workers() < before  # a dropped runner does not keep its threads for the whole process
+
+
+def test_none_and_nan_read_as_the_empty_text():
+    from models.texts import as_texts
+
+    assert as_texts([None, float("nan"), "IWM", 5]) == ["", "", "IWM", "5"]
+    assert as_texts("one text") == ["one text"]
+    vader = load_model("vader")
+    np.testing.assert_allclose(vader.predict_proba([float("nan"), None]), vader.predict_proba(["", ""]))
