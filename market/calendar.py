@@ -110,6 +110,8 @@ def sessions_between(start: Any, end: Any) -> pd.DatetimeIndex:
         lo, hi = pd.Timestamp(start), pd.Timestamp(end)
     except (ValueError, TypeError) as exc:
         raise CalendarError(f"sessions_between needs two dates; got {start!r} and {end!r}") from exc
+    if lo is pd.NaT or hi is pd.NaT:
+        raise CalendarError(f"sessions_between needs two dates; got {start!r} and {end!r}")
     if lo.tzinfo is not None:
         lo = lo.tz_convert("UTC").tz_localize(None)
     if hi.tzinfo is not None:

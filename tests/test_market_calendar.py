@@ -103,3 +103,8 @@ def test_sessions_between_counts_a_known_year():
     assert s[0] == pd.Timestamp("2023-01-03")
     with pytest.raises(CalendarError, match="before start"):
         sessions_between("2023-02-01", "2023-01-01")
+
+
+def test_sessions_between_needs_two_dates():
+    with pytest.raises(CalendarError, match="needs two dates"):
+        sessions_between(None, "2024-01-01")
