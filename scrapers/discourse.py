@@ -62,9 +62,10 @@ def post_to_post(p: dict[str, Any], site: str, title: str | None = None, slug: s
 
 def chain_depths(posts: list[Post], known: dict[str, int] | None = None) -> list[Post]:
     """Set each reply's depth to its parent's + 1 where the parent is known (this batch or
-    ``known``, updated in place); posts are taken in post-number order."""
+    ``known``, updated in place); posts are taken topic by topic in post-number order (the
+    site-wide latest posts come newest first, children before their parents)."""
     known = {} if known is None else known
-    for post in sorted(posts, key=lambda p: int(p.id.split("/")[1])):
+    for post in sorted(posts, key=lambda p: (p.thread_id, int(p.id.split("/")[1]))):  # parents first, topic by topic
         if post.parent_id in known:
             post.depth = known[post.parent_id] + 1
         known[post.id] = post.depth
@@ -79,7 +80,7 @@ def parse(page: Page) -> ParseResult:
     data = load_json(page)
     site = _site(page.url)
     if isinstance(data, dict) and "latest_posts" in data:
-        return ParseResult(posts=[post_to_post(p, site) for p in data["latest_posts"]])
+        return ParseResult(posts=chain_depths([post_to_post(p, site) for p in data["latest_posts"]]))
     if not isinstance(data, dict) or "post_stream" not in data:
         raise ParseError(f"{page.url} is not a Discourse topic or posts.json (no post_stream)")
     stream = data["post_stream"]

@@ -255,6 +255,9 @@ def test_discourse_posts_json_both_orders():
 def test_discourse_latest_posts():
     result = discourse.parse(page("discourse", "latest_posts.json"))
     assert len(result.posts) == 50 and all(p.thread_id for p in result.posts)
+    by_id = {p.id: p for p in result.posts}  # newest first, yet a reply whose parent is here sits one below it
+    linked = [p for p in result.posts if p.parent_id in by_id]
+    assert linked and all(p.depth == by_id[p.parent_id].depth + 1 for p in linked)
 
 
 # -------------------------------------------------------------- phpbb / vbulletin
