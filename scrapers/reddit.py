@@ -131,7 +131,14 @@ def parse_thread(page: Page, depth_offset: int = 0) -> ParseResult:
     thread_id = submissions[0].id
     posts: list[Post] = list(submissions)
     pending: list[dict[str, Any]] = []
-    stack = [(c, 1 + depth_offset) for c in reversed(_children(data[1]))]
+    def top_depth(c: dict[str, Any]) -> int | None:
+        # A top comment that answers another comment is a "continue this thread" page read on its own:
+        # how deep it sits in the real thread is unknown (a crawl passes depth_offset), so say None.
+        if not depth_offset and str((c.get("data") or {}).get("parent_id") or "").startswith("t1_"):
+            return None
+        return 1 + depth_offset
+
+    stack = [(c, top_depth(c)) for c in reversed(_children(data[1]))]
     while stack:  # iterative pre-order walk (threads nest deeper than is safe to recurse)
         child, depth = stack.pop()
         kind, cdata = child.get("kind"), child.get("data", {})
@@ -139,7 +146,7 @@ def parse_thread(page: Page, depth_offset: int = 0) -> ParseResult:
             pending.append(_stub(cdata, thread_id, depth))
         elif kind == "t1":
             posts.append(thing_to_post("t1", cdata, depth=depth))
-            stack.extend((c, depth + 1) for c in reversed(_children(cdata.get("replies"))))
+            stack.extend((c, None if depth is None else depth + 1) for c in reversed(_children(cdata.get("replies"))))
     return ParseResult(posts=posts, next_cursor=None, pending=pending)
 
 

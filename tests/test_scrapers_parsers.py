@@ -99,6 +99,8 @@ def test_reddit_continue_thread_depth_offset():
     assert [p.id for p in comments][:1] == ["cu5v5h7"]
     assert [p.depth for p in comments] == [10, 11, 12]
     assert comments[1].parent_id == "cu5v5h7"
+    alone = reddit.parse_thread(page("reddit", "thread_continue_3hahrw_cu5v5h7_2016.json"))  # a saved page, no crawl
+    assert [p.depth for p in alone.posts[1:]] == [None, None, None]  # unknown, not 1, 2, 3
 
 
 def test_reddit_limit1_thread_2020_has_top_level_more():
