@@ -135,8 +135,8 @@ def _header(data: ReportData) -> str:
     sources = m.get("sources") or {}
     src = ", ".join(f"{esc(k)} ({int(v)} posts)" for k, v in sources.items()) or "none"
     rows = [
-        ("Data", f"{esc(m.get('first_session', '?'))} to {esc(m.get('last_session', '?'))} "
-                 f"({int(m.get('n_posts', 0))} scored posts)"),
+        ("Data", f"sessions {esc(m.get('first_session', '?'))} to {esc(m.get('last_session', '?'))} with a stance on "
+                 f"the tickers shown; {int(m.get('n_posts', 0))} scored posts in the database"),
         ("Sources", src),
         ("Model", f"<code>{esc(m.get('model_id', 'unknown'))}</code>"),
         ("Tickers", esc(", ".join(m.get("tickers", [])) or "none")),
