@@ -34,7 +34,8 @@ def parse_file(site: str, path: str | Path, url: str | None = None) -> list[Post
     """Parse one saved page with the named site parser (or ``auto``)."""
     parser = parser_for(site) if site in SITES else _unknown_site(site, SITES)
     path = Path(path)
-    page = Page(url=url or path.resolve().as_uri(), status=200, headers={}, body=path.read_bytes())
+    saved = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)  # when the file was saved, not now
+    page = Page(url=url or path.resolve().as_uri(), status=200, headers={}, body=path.read_bytes(), fetched_at=saved)
     return parser(page).posts
 
 

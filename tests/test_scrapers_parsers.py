@@ -357,3 +357,17 @@ def test_truncated_json_is_a_clear_parse_error():
     body = shared_path("fixtures", "reddit", "thread_3hahrw_funny_2016.json").read_bytes()[:5000]
     with pytest.raises(ParseError, match="not valid JSON.*truncated"):
         reddit.parse(Page(url="https://www.reddit.com/comments/3hahrw/.json", status=200, headers={}, body=body))
+
+
+def test_a_saved_page_with_relative_times_is_dated_from_when_the_file_was_saved(tmp_path):
+    import os
+    import shutil
+
+    from crowdpulse.scrape import parse_file
+
+    copy = tmp_path / "item.html"
+    shutil.copy(shared_path("fixtures", "hackernews", "item_16909056_saved_2018.html"), copy)
+    saved = datetime(2018, 4, 24, 12, 0, tzinfo=timezone.utc).timestamp()
+    os.utime(copy, (saved, saved))
+    posts = parse_file("hackernews", copy)
+    assert all(p.created_at.year == 2018 for p in posts if p.created_at)  # not 2026, the day it was parsed
