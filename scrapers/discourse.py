@@ -31,10 +31,14 @@ def _site(url: str) -> str:
 
 
 def _likes(post: dict[str, Any]) -> int | None:
-    for action in post.get("actions_summary") or []:
+    """Likes (action id 2); a post whose actions are listed without a like has 0, not an unknown score."""
+    actions = post.get("actions_summary")
+    for action in actions or []:
         if action.get("id") == 2:
             return int(action.get("count", 0))
-    return post.get("like_count")
+    if post.get("like_count") is not None:
+        return int(post["like_count"])
+    return 0 if isinstance(actions, list) else None
 
 
 def post_to_post(p: dict[str, Any], site: str, title: str | None = None, slug: str | None = None) -> Post:

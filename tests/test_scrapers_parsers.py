@@ -260,6 +260,7 @@ def test_discourse_latest_posts():
     by_id = {p.id: p for p in result.posts}  # newest first, yet a reply whose parent is here sits one below it
     linked = [p for p in result.posts if p.parent_id in by_id]
     assert linked and all(p.depth == by_id[p.parent_id].depth + 1 for p in linked)
+    assert all(isinstance(p.score, int) for p in result.posts)  # no likes listed is 0 likes
 
 
 # -------------------------------------------------------------- phpbb / vbulletin
