@@ -568,7 +568,8 @@ def dataset_card_markdown(card: dict[str, Any], split_infos: list[dict[str, Any]
         f"- exported at {card['exported_at']} from `{card['database']}`",
         f"- posts created {card['first_post']} to {card['last_post']} (UTC)",
         f"- options: `{json.dumps(card['options'], sort_keys=True, default=str)}`",
-        "- splits are stratified by label and keep every thread inside one split",
+        ("- splits are stratified by label and keep every thread inside one split" if len(split_infos) > 1
+         else "- one split (train): no --split was given"),
         "", "Post text belongs to its authors and the sites' terms apply; "
         "export with `--no-text` where redistribution of text is not allowed.", "",
     ]
