@@ -30,6 +30,10 @@ DEFAULT_DB = "crowdpulse.duckdb"
 SCHEMA_VERSION = 2
 
 # Each table: (DDL, primary-key columns). Column order is the insert order.
+#: Columns an update never blanks: a page that cannot tell a comment's depth (a "continue this thread"
+#: page read on its own says None) keeps the depth an earlier page knew.
+KEEP_KNOWN: dict[str, tuple[str, ...]] = {"posts": ("depth",)}
+
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "posts": (
         """CREATE TABLE IF NOT EXISTS posts (
@@ -287,7 +291,9 @@ class Store:
         non_keys = [c for c in cols if c not in keys]
         col_list = ", ".join(f'"{c}"' for c in cols)
         if non_keys:
-            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in non_keys)
+            keep = KEEP_KNOWN.get(table, ())
+            sets = ", ".join(f'"{c}" = coalesce(excluded."{c}", {table}."{c}")' if c in keep else f'"{c}" = excluded."{c}"'
+                             for c in non_keys)
             conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
         else:
             conflict = f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"

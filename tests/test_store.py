@@ -240,3 +240,18 @@ def test_upsert_converts_offset_strings_to_utc_and_names_bad_values():
     with pytest.raises(StoreError, match="score"):  # the cause, not "transaction is aborted"
         s.upsert("posts", pd.DataFrame({"source": ["x"], "id": ["r"], "thread_id": ["z"], "score": ["lots"]}))
     assert s.query("SELECT count(*) AS n FROM posts")["n"].iloc[0] == 1
+
+
+def test_an_unknown_depth_never_blanks_a_known_one():
+    import pandas as pd
+
+    from crowdpulse.store import Store
+
+    s = Store.open(":memory:")
+    row = {"source": "reddit", "id": "c1", "thread_id": "t", "body": "x"}
+    s.upsert("posts", pd.DataFrame([{**row, "depth": 10}]))
+    s.upsert("posts", pd.DataFrame([{**row, "depth": None, "body": "edited"}]))
+    got = s.query("SELECT depth, body FROM posts").iloc[0]
+    assert got["depth"] == 10 and got["body"] == "edited"
+    s.upsert("posts", pd.DataFrame([{**row, "depth": 3}]))
+    assert s.query("SELECT depth FROM posts")["depth"].iloc[0] == 3
