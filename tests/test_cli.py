@@ -146,3 +146,14 @@ def test_commands_that_read_a_database_refuse_a_missing_one(tmp_path):
     labels.write_text("[]")
     _assert_one_line_error(cli("import-labels", str(labels), "--db", str(typo)), "no database at")
     assert not typo.exists()
+
+
+def test_db_stats_shows_run_counts_compactly():
+    from datetime import datetime
+
+    from crowdpulse.commands.db import _compact
+
+    assert _compact('{"posts": 300, "scores": 300, "model_id": "default@9d676d80"}') == \
+        "posts=300, scores=300, model_id=default@9d676d80"
+    assert _compact(datetime(2026, 12, 1, 17, 38, 28, 123456)) == "2026-12-01 17:38:28"
+    assert _compact("ok") == "ok"

@@ -37,7 +37,25 @@ def register(app: typer.Typer) -> None:
         if not info.runs.empty:
             runs = Table(title="latest runs")
             for col in info.runs.columns:
-                runs.add_column(str(col))
+                runs.add_column(str(col), ratio=3 if col == "counts" else None)
             for row in info.runs.itertuples(index=False):
-                runs.add_row(*["" if v is None else str(v) for v in row])
+                runs.add_row(*["" if v is None else _compact(v) for v in row])
             console.print(runs)
+
+
+def _compact(value: object) -> str:
+    """A run's counts JSON as ``key=value`` pairs, a time to the second; anything else as text."""
+    import json
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    text = str(value)
+    if text.startswith("{"):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(doc, dict):
+            return ", ".join(f"{k}={v}" for k, v in doc.items() if not isinstance(v, (dict, list)))
+    return text
