@@ -24,6 +24,15 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+#: A path a user got wrong: one line each (the other OSErrors are not the user's to fix and stay tracebacks).
+PATH_ERRORS = (
+    (FileNotFoundError, "no such file: {}"),
+    (PermissionError, "permission denied: {}"),
+    (IsADirectoryError, "{} is a folder; give a file"),
+    (NotADirectoryError, "{}: a file stands where a folder is needed"),
+    (FileExistsError, "{} is a file; give a folder"),
+)
+
 COMMAND_MODULES = (
     "scrape", "analyze", "models", "market", "export", "report", "imports", "db", "pipeline",
 )
@@ -67,25 +76,15 @@ def main() -> None:
     except user_errors() as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except FileNotFoundError as exc:
-        typer.echo(f"error: no such file: {exc.filename or exc}", err=True)
-        sys.exit(2)
-    except PermissionError as exc:
-        typer.echo(f"error: permission denied: {exc.filename or exc}", err=True)
-        sys.exit(2)
-    except IsADirectoryError as exc:
-        typer.echo(f"error: {exc.filename or exc} is a folder; give a file", err=True)
-        sys.exit(2)
-    except NotADirectoryError as exc:
-        typer.echo(f"error: {exc.filename or exc}: a file stands where a folder is needed", err=True)
-        sys.exit(2)
-    except FileExistsError as exc:
-        typer.echo(f"error: {exc.filename or exc} is a file; give a folder", err=True)
+    except OSError as exc:
+        why = next((say for kind, say in PATH_ERRORS if isinstance(exc, kind)), None)
+        if why is None:
+            raise
+        typer.echo(f"error: {why.format(exc.filename or exc)}", err=True)
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
-        typer.echo("interrupted: everything committed so far is kept", err=True)
-        sys.exit(130)
-    if code == 130:  # typer turns Ctrl-C inside a command into exit code 130
+        code = 130
+    if code == 130:  # Ctrl-C: typer returns 130 from inside a command; outside one it arrives as itself
         typer.echo("interrupted: everything committed so far is kept", err=True)
     sys.exit(code if isinstance(code, int) else 0)
 
