@@ -16,7 +16,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from market.errors import PriceDataError
+from market.errors import MarketError, PriceDataError
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,6 @@ def session_dates(values: Any, what: str = "dates") -> pd.Series:
     is that day's date, not the next day's as in UTC); a missing or unreadable date is a
     :class:`~market.errors.MarketError` naming it, never a NaT that computes on.
     """
-    from market.errors import MarketError
-
     col = pd.Series(values)
     try:
         d = to_datetime_quiet(col, errors="coerce", format="mixed")
@@ -66,6 +64,11 @@ def _new_york_naive(value: Any) -> pd.Timestamp:
     if ts is pd.NaT or ts.tzinfo is None:
         return ts
     return ts.tz_convert("America/New_York").tz_localize(None)
+
+
+def ticker_column(col: pd.Series) -> pd.Series:
+    """A column of tickers as symbols: trimmed, without a leading ``$``, upper-case."""
+    return col.astype(str).str.strip().str.lstrip("$").str.upper()
 
 
 def normalize_tickers(tickers: str | Iterable[str]) -> list[str]:
@@ -282,8 +285,6 @@ def fetch_yahoo(tickers: str | Iterable[str], start: Any, end: Any = None, sessi
     lo, hi = _date_range(start, end)
     if lo is None:
         raise PriceDataError("fetch_yahoo needs a start date (YYYY-MM-DD)")
-    if hi is not None and hi < lo:
-        raise PriceDataError(f"end {hi.date()} is before start {lo.date()}")
     kwargs: dict[str, Any] = dict(
         start=lo.strftime("%Y-%m-%d"),
         end=(hi + pd.Timedelta(days=1)).strftime("%Y-%m-%d") if hi is not None else None,

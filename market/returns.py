@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from market.errors import MarketError, PriceDataError
-from market.prices import session_dates
+from market.prices import session_dates, ticker_column
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def session_returns(prices: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise PriceDataError(f"prices need columns ticker, date, adj_close; missing {', '.join(sorted(missing))}")
     df = prices[["ticker", "date", "adj_close"]].copy()
-    df["ticker"] = df["ticker"].astype(str).str.strip().str.lstrip("$").str.upper()
+    df["ticker"] = ticker_column(df["ticker"])
     try:
         df["date"] = session_dates(df["date"], "price dates")
     except MarketError as exc:

@@ -31,8 +31,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from market.errors import StatisticsError
+from market.errors import MarketError, StatisticsError
 from market.mi import DEFAULT_K, circular_shifts, ksg_mi, mi_permutation_test, rolling_mi
+from market.prices import session_dates, ticker_column
 
 MI_K = DEFAULT_K  # k = 3 neighbours, Kraskov's and sklearn's default
 
@@ -89,17 +90,10 @@ class TestResult:
 
 
 def _dates(col: pd.Series, what: str = "dates") -> pd.Series:
-    from market.errors import MarketError
-    from market.prices import session_dates
-
     try:
         return session_dates(col, what)
     except MarketError as exc:
         raise StatisticsError(str(exc)) from None
-
-
-def _tickers(col: pd.Series) -> pd.Series:
-    return col.astype(str).str.strip().str.lstrip("$").str.upper()
 
 
 def _check_inputs(sentiment: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -110,11 +104,11 @@ def _check_inputs(sentiment: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.Da
         raise StatisticsError(f"returns need columns ticker, date, ret; they have {', '.join(map(str, returns.columns))}")
     s = sentiment[["date", "ticker", "value"]].copy()
     s["date"] = _dates(s["date"], "sentiment dates")
-    s["ticker"] = _tickers(s["ticker"])
+    s["ticker"] = ticker_column(s["ticker"])
     s["value"] = pd.to_numeric(s["value"], errors="coerce").astype(float)
     r = returns[["ticker", "date", "ret"]].copy()
     r["date"] = _dates(r["date"], "return dates")
-    r["ticker"] = _tickers(r["ticker"])
+    r["ticker"] = ticker_column(r["ticker"])
     r["ret"] = pd.to_numeric(r["ret"], errors="coerce").astype(float)
     return s, r
 
@@ -364,7 +358,7 @@ def correlate_all(sentiment: pd.DataFrame, returns: pd.DataFrame, *, lags: int =
     s, r = _check_inputs(sentiment, returns)
     if isinstance(tickers, str):  # "IWM" or "IWM,TLT", not its letters
         tickers = tickers.split(",")
-    wanted = ([t for t in _tickers(pd.Series(list(tickers), dtype=object)).tolist() if t] if tickers
+    wanted = ([t for t in ticker_column(pd.Series(list(tickers), dtype=object)).tolist() if t] if tickers
               else sorted(set(s["ticker"]) & set(r["ticker"])))
     if not wanted:
         raise StatisticsError("no ticker has both sentiment and returns; check the tickers in each input")
@@ -445,13 +439,13 @@ def rolling_pair(returns: pd.DataFrame, a: str, b: str, windows: Iterable[int] =
     """
     if {"ticker", "date", "ret"} - set(returns.columns):
         raise StatisticsError("returns need columns ticker, date, ret")
-    a, b = (str(t).strip().lstrip("$").upper() for t in (a, b))
+    a, b = ticker_column(pd.Series([a, b], dtype=object))
     if a == b:
         raise StatisticsError(f"rolling_pair needs two different tickers, not {a} twice")
     windows = list(windows)
     if not windows:
         raise StatisticsError("give at least one window size, e.g. windows=(20, 60)")
-    r = returns.assign(ticker=_tickers(returns["ticker"]), date=_dates(returns["date"], "return dates"),
+    r = returns.assign(ticker=ticker_column(returns["ticker"]), date=_dates(returns["date"], "return dates"),
                        ret=pd.to_numeric(returns["ret"], errors="coerce"))
     wide = r.pivot_table(index="date", columns="ticker", values="ret")
     for t in (a, b):
