@@ -273,7 +273,7 @@ class Store:
         df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
         if df.empty:
             return UpsertCount(0, 0)
-        types = dict(r[:2] for r in self.con.execute(f"DESCRIBE {table}").fetchall())
+        types = self.column_types(table)
         missing_keys = [k for k in TABLES[table][1] if k not in df.columns]
         if missing_keys:
             raise StoreError(f"rows for {table} lack key column(s): {', '.join(missing_keys)}")
@@ -282,7 +282,7 @@ class Store:
         for c in df.columns:
             if isinstance(df[c].dtype, pd.DatetimeTZDtype):
                 df[c] = df[c].dt.tz_convert("UTC").dt.tz_localize(None)
-            elif str(types[c]).startswith("TIMESTAMP") and not pd.api.types.is_datetime64_any_dtype(df[c]):
+            elif types[c].startswith("TIMESTAMP") and not pd.api.types.is_datetime64_any_dtype(df[c]):
                 df[c] = _timestamp_column(df[c], table, c)
             elif df[c].dtype == object:
                 df[c] = df[c].map(_utc_naive)
@@ -323,7 +323,11 @@ class Store:
         return self.upsert("posts", df)
 
     def columns(self, table: str) -> list[str]:
-        return [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
+        return list(self.column_types(table))
+
+    def column_types(self, table: str) -> dict[str, str]:
+        """``{column: DuckDB type}`` of ``table``, in table order."""
+        return {r[0]: str(r[1]) for r in self.con.execute(f"DESCRIBE {table}").fetchall()}
 
     # ------------------------------------------------------------- crawl state
     def get_cursor(self, source: str, target: str) -> Any:
