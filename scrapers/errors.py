@@ -1,4 +1,5 @@
 """Errors of the scrapers package. The CLI shows their message as one line."""
+import functools
 
 
 class ScraperError(Exception):
@@ -46,8 +47,6 @@ def malformed_page_is_parse_error(parse):
     """Decorate a site's ``parse(page)``: a field of an unexpected type or value deep in a record
     (a ``created_utc`` of "abc", a body that is a number) becomes one :class:`ParseError` naming the
     page, instead of whatever low-level exception the conversion raised."""
-    import functools
-
     @functools.wraps(parse)
     def guarded(page):
         try:

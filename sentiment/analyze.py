@@ -112,11 +112,10 @@ def _normalise(posts: pd.DataFrame) -> pd.DataFrame:
         raise SentimentError(f"{int(df['id'].isna().sum())} post(s) have no id; every post needs one")
     df["source"] = df["source"].fillna("text").astype(str)
     df["id"] = df["id"].map(_id)
-    repeated = df.duplicated(["source", "id"])
-    if repeated.any():
-        first = df.loc[repeated, ["source", "id"]].iloc[0]
-        raise SentimentError(f"post ({first['source']}, {first['id']}) appears {int(((df['source'] == first['source']) & (df['id'] == first['id'])).sum())} "
-                             "times; each (source, id) must be one post")
+    times = df.groupby(["source", "id"], sort=False).size()
+    if (times > 1).any():
+        (source, pid), n = next((k, v) for k, v in times.items() if v > 1)
+        raise SentimentError(f"post ({source}, {pid}) appears {n} times; each (source, id) must be one post")
     return df
 
 

@@ -58,10 +58,11 @@ def daily_index(df: pd.DataFrame, by: str = "ticker", weight: str | None = None)
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise SentimentError(f"daily_index needs the column(s) {', '.join(missing)}; got {', '.join(map(str, df.columns))}")
-    if weight is not None and weight in ("ticker", "theme", "session", "label"):
-        raise SentimentError(f"weight {weight!r} is not a numeric column; use e.g. weight='score'")
     if weight is not None and weight not in df.columns:
         raise SentimentError(f"weight column {weight!r} is not in the data; columns: {', '.join(map(str, df.columns))}")
+    if weight is not None and len(df) and (pd.api.types.is_datetime64_any_dtype(df[weight])
+                                           or pd.to_numeric(df[weight], errors="coerce").isna().all()):
+        raise SentimentError(f"weight {weight!r} is not a numeric column; use e.g. weight='score'")
     cols = [by, "session"]
     if df.empty:
         return pd.DataFrame(columns=["session", by, *INDEX_COLUMNS[1:]])

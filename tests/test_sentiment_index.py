@@ -76,3 +76,12 @@ def test_index_refuses_unscored_rows_and_reads_labels_in_any_case():
         daily_index(pd.DataFrame({**base, "p_bullish": [0.9, 0.1], "p_bearish": [0.05, 0.8]}))
     with pytest.raises(SentimentError, match="not bullish, bearish, neutral"):
         daily_index(pd.DataFrame({**base, "p_bullish": [0.9, 0.1], "p_bearish": [0.05, 0.8], "label": ["up", "down"]}))
+
+
+def test_a_weight_that_is_not_a_number_is_refused():
+    df = pd.DataFrame({"session": pd.to_datetime(["2024-01-02"] * 2), "ticker": ["IWM"] * 2, "p_bullish": [0.9, 0.1],
+                       "p_bearish": [0.05, 0.8], "label": ["bullish", "bearish"], "score": ["3", "5"]})
+    for column in ("ticker", "label", "session"):
+        with pytest.raises(SentimentError, match="not a numeric column"):
+            daily_index(df, weight=column)
+    assert daily_index(df, weight="score")["n_posts"].tolist() == [2]  # numbers written as text still weigh
