@@ -24,6 +24,8 @@ CALENDAR = "XNYS"
 # The calendar built by default spans these years; inputs outside widen it.
 _DEFAULT_FIRST_YEAR = 1990
 _YEARS_AHEAD = 2
+# pandas' nanosecond timestamps end on 2262-04-11: the calendar stops with the year before.
+LAST_YEAR = 2261
 
 
 class CalendarError(MarketError):
@@ -42,7 +44,7 @@ def get_calendar(first_year: int | None = None, last_year: int | None = None) ->
     """The exchange_calendars XNYS calendar covering at least ``first_year``..``last_year``."""
     this_year = pd.Timestamp.now(tz="UTC").year
     lo = min(_DEFAULT_FIRST_YEAR, first_year or _DEFAULT_FIRST_YEAR)
-    hi = max(this_year + _YEARS_AHEAD, last_year or this_year)
+    hi = min(max(this_year + _YEARS_AHEAD, last_year or this_year), LAST_YEAR)
     if lo < 1885:
         raise CalendarError(f"the NYSE calendar starts in 1885; got a date in {lo}")
     return _calendar(lo, hi)
@@ -90,13 +92,14 @@ def assign_sessions(ts: Any) -> pd.Series:
     if valid.any():
         years = dti[valid].year
         closes = session_closes(int(years.min()), int(years.max()) + 1)
-        close_ns = closes.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[ns]").view("int64")
+        # Compared in microseconds: a timestamp after 2262 does not fit in nanoseconds.
+        close_us = closes.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]").view("int64")
         sessions = closes.index.to_numpy().astype("datetime64[ns]")
-        t_ns = dti[valid].tz_localize(None).to_numpy().astype("datetime64[ns]").view("int64")
+        t_us = dti[valid].tz_localize(None).to_numpy().astype("datetime64[us]").view("int64")
         # First close strictly after the timestamp: the session the timestamp precedes.
-        pos = np.searchsorted(close_ns, t_ns, side="right")
+        pos = np.searchsorted(close_us, t_us, side="right")
         inside = pos < len(sessions)
-        picked = np.full(len(t_ns), np.datetime64("NaT"), dtype="datetime64[ns]")
+        picked = np.full(len(t_us), np.datetime64("NaT"), dtype="datetime64[ns]")
         picked[inside] = sessions[pos[inside]]
         if (~inside).any():
             log.warning("%d timestamps fall after the calendar's last session; left as NaT", int((~inside).sum()))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -108,3 +109,11 @@ def test_sessions_between_counts_a_known_year():
 def test_sessions_between_needs_two_dates():
     with pytest.raises(CalendarError, match="needs two dates"):
         sessions_between(None, "2024-01-01")
+
+
+def test_a_timestamp_past_2262_is_left_unassigned_not_an_overflow(caplog):
+    # pandas' nanosecond timestamps end in April 2262; the calendar stops with 2261.
+    got = assign_sessions([datetime(3000, 1, 1), datetime(2024, 1, 2, 15), "2261-12-30 15:00Z"])
+    assert got.isna().tolist() == [True, False, False]
+    assert got.iloc[1:].tolist() == [pd.Timestamp("2024-01-02"), pd.Timestamp("2261-12-30")]
+    assert "after the calendar's last session" in caplog.text
