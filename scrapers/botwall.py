@@ -21,9 +21,16 @@ _SIGNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_HTML = re.compile(r"<(!doctype html|html|head|body|title)\b", re.I)
+
+
 def bot_wall_reason(page: Page) -> str | None:
-    """Why this page is a bot wall rather than content, or None when it looks like content."""
+    """Why this page is a bot wall rather than content, or None when it looks like content.
+
+    Walls are HTML pages: a text or JSON file that merely quotes a wall's words is not one."""
     head = page.body[:65536].decode("utf-8", errors="replace")
+    if not _HTML.search(head):
+        return None
     for pattern, reason in _SIGNS:
         if pattern.search(head):
             return reason

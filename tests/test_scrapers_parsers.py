@@ -142,6 +142,14 @@ def test_new_reddit_shell_is_a_bot_wall():
         parse_auto(p)
 
 
+def test_a_text_file_quoting_a_wall_is_not_a_wall():
+    notes = Page(url="file:///notes.md", status=200, headers={}, fetched_at=utc(2024, 1, 1, 0, 0, 0),
+                 body=b"# Notes\nNew Reddit says the client was identified as a social crawler.\n")
+    with pytest.raises(ParseError, match="cannot tell which site") as err:
+        parse_auto(notes)
+    assert not isinstance(err.value, BotWallError)
+
+
 # -------------------------------------------------------------- stocktwits
 def test_stocktwits_stream_envelope():
     result = stocktwits.parse(page("stocktwits", "streams_symbol_AAPL_2020-04-24.json"))
