@@ -9,6 +9,11 @@ tickers a row names. From them come two kinds of (target-marked text, stance) ex
   and labelled with the stance of the row that names it. Most composites join rows of different
   stances, so the model must read the words around the marked ticker rather than the post's mood.
 
+The project's stance sets (``models/crowd_data/stance_train*.csv``, columns ``text, stances``) are
+whole multi-ticker posts written for crowdpulse with one stance per ticker
+(``"TLT:bullish|IWM:bearish"``); :func:`pair_examples` asks each post about each of its tickers,
+as the analyzer does.
+
 Pure functions over DataFrames; :mod:`scripts.train_stance` trains on what they return.
 """
 from __future__ import annotations
@@ -19,10 +24,44 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sentiment.text import clean_text, mark_target
+from sentiment.text import clean_text, mark_target, target_text
 from sentiment.tickers import Linker, default_linker
 
 _ENDS_SENTENCE = re.compile(r"[.!?]\W*$")
+STANCES = ("bullish", "bearish", "neutral")
+
+
+def parse_stances(value: str) -> dict[str, str]:
+    """``"TLT:bullish|IWM:bearish"`` as ``{"TLT": "bullish", "IWM": "bearish"}``; ValueError when malformed."""
+    out = {}
+    for part in str(value).split("|"):
+        ticker, sep, label = part.strip().partition(":")
+        if not sep or not ticker or label not in STANCES or ticker in out:
+            raise ValueError(f"not a stance list ('TICKER:bullish|TICKER:bearish'): {value!r}")
+        out[ticker] = label
+    return out
+
+
+def read_stance_posts(path) -> pd.DataFrame:
+    """A stance set (CSV with ``text, stances`` columns) as DataFrame[text, stances: dict]."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(df.columns) != ["text", "stances"]:
+        raise ValueError(f"{path}: expected the columns text,stances, got {','.join(df.columns)}")
+    return df.assign(stances=[parse_stances(v) for v in df["stances"]])
+
+
+def pair_examples(posts: pd.DataFrame, linker: Linker | None = None) -> pd.DataFrame:
+    """DataFrame[text, label, kind="pair"]: every post of ``posts`` (text, stances dict) asked about each
+    labelled ticker the linker finds in it, marked as the analyzer marks it (:func:`target_text`).
+    A labelled ticker the linker does not find is skipped: the analyzer could never ask about it."""
+    linker = linker or default_linker()
+    out = []
+    for text, stances in zip(posts["text"], posts["stances"]):
+        text = clean_text(str(text))
+        mentions = tuple((m.start, m.end, m.ticker) for m in linker.link(text))
+        found = {t for _, _, t in mentions}
+        out += [(target_text(text, mentions, t), label, "pair") for t, label in stances.items() if t in found]
+    return pd.DataFrame(out, columns=["text", "label", "kind"])
 
 
 @dataclass(frozen=True)

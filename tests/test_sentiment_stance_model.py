@@ -136,3 +136,72 @@ def test_stance_weight_one_takes_the_stance_model_alone():
                         encoder=HashEncoder(), themes=False, stance_model=AlwaysBearish(), stance_weight=1.0)
     row = res.stances.iloc[0]
     assert (row.label, row.p_bearish) == ("bearish", 1.0)
+
+
+def test_stance_sets_give_one_marked_example_per_ticker_the_linker_finds(tmp_path):
+    from sentiment.stance_data import pair_examples, parse_stances, read_stance_posts
+
+    path = tmp_path / "stance_train_x.csv"
+    pd.DataFrame({"text": ["Trimmed my Apple to buy more $SCHD, and TSLA can keep drilling without me.",
+                           "> quoted AMD line\nNVDA over INTC for the next decade"],
+                  "stances": ["AAPL:neutral|SCHD:bullish|TSLA:bearish", "NVDA:bullish|INTC:bearish|AMD:bullish"]}
+                 ).to_csv(path, index=False)
+    got = pair_examples(read_stance_posts(path))
+    assert got.to_dict("records") == [
+        {"text": "Trimmed my <<Apple>> to buy more $SCHD, and TSLA can keep drilling without me.",
+         "label": "neutral", "kind": "pair"},
+        {"text": "Trimmed my Apple to buy more <<$SCHD>>, and TSLA can keep drilling without me.",
+         "label": "bullish", "kind": "pair"},
+        {"text": "Trimmed my Apple to buy more $SCHD, and <<TSLA>> can keep drilling without me.",
+         "label": "bearish", "kind": "pair"},
+        # the quoted line is dropped as the analyzer drops it, so AMD is never asked about
+        {"text": "<<NVDA>> over INTC for the next decade", "label": "bullish", "kind": "pair"},
+        {"text": "NVDA over <<INTC>> for the next decade", "label": "bearish", "kind": "pair"}]
+    assert parse_stances("IWM:bearish|TLT:bullish") == {"IWM": "bearish", "TLT": "bullish"}
+    for bad in ["IWM", "IWM:up", "IWM:bullish|IWM:bearish", ""]:
+        try:
+            parse_stances(bad)
+        except ValueError as e:
+            assert "TICKER:bullish" in str(e)
+        else:
+            raise AssertionError(f"accepted {bad!r}")
+
+
+def test_the_committed_stance_sets_are_well_formed_and_disjoint():
+    from pathlib import Path
+
+    from sentiment.stance_data import pair_examples, read_stance_posts
+
+    crowd = Path(__file__).resolve().parents[1] / "models" / "crowd_data"
+    train, test = (read_stance_posts(crowd / f"stance_{k}_mixed.csv") for k in ("train", "test"))
+    for posts in (train, test):
+        assert all(len(s) >= 2 for s in posts["stances"])
+        n_pairs = sum(len(s) for s in posts["stances"])
+        # nearly every labelled ticker is one the linker finds, so the analyzer asks about it
+        assert len(pair_examples(posts)) >= 0.98 * n_pairs
+    norm = lambda t: " ".join(t.lower().split())  # noqa: E731
+    assert not {norm(t) for t in train["text"]} & {norm(t) for t in test["text"]}
+
+
+def test_evaluate_scores_the_written_stance_posts_per_ticker():
+    import importlib.util
+    from pathlib import Path
+
+    from sentiment.stance_data import read_stance_posts
+
+    path = Path(__file__).resolve().parents[1] / "eval" / "sentiment" / "evaluate.py"
+    spec = importlib.util.spec_from_file_location("sentiment_evaluate", path)
+    ev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ev)
+
+    class AlwaysBullish:
+        model_id = "bull@test"
+
+        def predict_proba(self, texts, *, progress=False):
+            return np.tile([0.7, 0.1, 0.2], (len(texts), 1))
+
+    got = ev.written_stance(AlwaysBullish(), False, 0.5)
+    labels = [lab for s in read_stance_posts(ev.WRITTEN_CSV)["stances"] for lab in s.values()]
+    assert (got["posts"], got["n"]) == (180, len(labels))
+    assert got["accuracy"] == labels.count("bullish") / len(labels)
+    assert got["per_label_f1"]["bearish"] == 0.0

@@ -33,6 +33,8 @@ LABELS_CSV = Path(__file__).resolve().parent / "labels.csv"
 #: A second annotator's stances on the same (comment, ticker) pairs, labelled blind to labels.csv.
 SECOND_CSV = Path(__file__).resolve().parent / "labels_second.csv"
 STANCES = list(LABELS)
+#: The project's own written multi-ticker posts, one stance per ticker, held out from all training.
+WRITTEN_CSV = ROOT / "models" / "crowd_data" / "stance_test_mixed.csv"
 FILES = {"janash_wallstreetbets": "janash_wallstreetbets_comments_sample.csv",
          "janash_stocks": "janash_stocks_comments_sample.csv"}
 
@@ -107,6 +109,27 @@ def stance_scores(df: pd.DataFrame, analysis) -> dict:
         "gold_counts": pd.Series(y).value_counts().to_dict(),
         "per_label_f1": dict(zip(labels, f1_score(y, p, labels=labels, average=None))),
     }
+
+
+def written_stance(model, stance_model, stance_weight: float) -> dict:
+    """Per-ticker stance on :data:`WRITTEN_CSV` through ``analyze_posts``, as on the reddit pairs."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from sentiment.analyze import analyze_posts
+    from sentiment.stance_data import read_stance_posts
+
+    written = read_stance_posts(WRITTEN_CSV)
+    ids = [str(i) for i in range(len(written))]
+    posts = pd.DataFrame({"source": "written", "id": ids, "thread_id": None, "parent_id": None, "title": None,
+                          "body": written["text"]})
+    got = analyze_posts(posts, model, themes=False, stance_model=stance_model, stance_weight=stance_weight)
+    st = {(r.post_id, r.ticker): r.label for r in got.stances.itertuples()}
+    post = {r.post_id: r.label for r in got.scores.itertuples()}
+    y = [label for stances in written["stances"] for label in stances.values()]
+    p = [st.get((i, t), post[i]) for i, stances in zip(ids, written["stances"]) for t in stances]
+    return {"posts": len(written), "n": len(y), "accuracy": accuracy_score(y, p),
+            "macro_f1": f1_score(y, p, labels=STANCES, average="macro"),
+            "per_label_f1": dict(zip(STANCES, f1_score(y, p, labels=STANCES, average=None)))}
 
 
 def agreement(df: pd.DataFrame) -> dict:
@@ -267,6 +290,10 @@ def main() -> int:
     print(f"  a second annotator on the same pairs: accuracy {agree['accuracy']:.3f}  macro-F1 {agree['macro_f1']:.3f}  "
           f"Cohen's kappa {agree['kappa']:.3f}  (per-label F1: "
           + ", ".join(f"{k} {v:.3f}" for k, v in agree["per_label_f1"].items()) + ")")
+    w = written_stance(model, judge, weight)
+    print(f"  the project's written multi-ticker test posts ({WRITTEN_CSV.relative_to(ROOT)}, {w['posts']} posts, "
+          f"{w['n']} pairs, any split): accuracy {w['accuracy']:.3f}  macro-F1 {w['macro_f1']:.3f}  (per-label F1: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in w["per_label_f1"].items()) + ")")
     print("\nrerun: python eval/sentiment/evaluate.py --model %s --split %s%s"
           % (args.model, args.split, " --no-stance-model" if args.no_stance_model
              else f" --stance-weight {args.stance_weight}" if args.stance_weight is not None else ""))
