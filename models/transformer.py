@@ -25,6 +25,7 @@ import numpy as np
 
 from models.errors import ModelError
 from models.labels import LABELS
+from models.texts import as_texts
 
 logger = logging.getLogger(__name__)
 
@@ -206,8 +207,6 @@ class TransformerScorer:
     # -- public --------------------------------------------------------------------------
     def predict_proba(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Probabilities (n, 3) in LABELS order; rows sum to 1."""
-        from models.texts import as_texts
-
         texts = as_texts(texts)
         if not texts:
             return np.zeros((0, len(LABELS)))

@@ -24,11 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.labels import LABELS
 from sentiment.text import clean_text, mark_target, target_text
 from sentiment.tickers import Linker, default_linker
 
 _ENDS_SENTENCE = re.compile(r"[.!?]\W*$")
-STANCES = ("bullish", "bearish", "neutral")
+
+
+def _cleaned_and_linked(text: object, linker: Linker) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+    """``text`` as the analyzer reads it (:func:`clean_text`) and its mentions as (start, end, ticker)."""
+    text = clean_text(str(text))
+    return text, tuple((m.start, m.end, m.ticker) for m in linker.link(text))
 
 
 def parse_stances(value: str) -> dict[str, str]:
@@ -36,7 +42,7 @@ def parse_stances(value: str) -> dict[str, str]:
     out = {}
     for part in str(value).split("|"):
         ticker, sep, label = part.strip().partition(":")
-        if not sep or not ticker or label not in STANCES or ticker in out:
+        if not sep or not ticker or label not in LABELS or ticker in out:
             raise ValueError(f"not a stance list ('TICKER:bullish|TICKER:bearish'): {value!r}")
         out[ticker] = label
     return out
@@ -57,8 +63,7 @@ def pair_examples(posts: pd.DataFrame, linker: Linker | None = None) -> pd.DataF
     linker = linker or default_linker()
     out = []
     for text, stances in zip(posts["text"], posts["stances"]):
-        text = clean_text(str(text))
-        mentions = tuple((m.start, m.end, m.ticker) for m in linker.link(text))
+        text, mentions = _cleaned_and_linked(text, linker)
         found = {t for _, _, t in mentions}
         out += [(target_text(text, mentions, t), label, "pair") for t, label in stances.items() if t in found]
     return pd.DataFrame(out, columns=["text", "label", "kind"])
@@ -82,8 +87,7 @@ def linked_rows(df: pd.DataFrame, linker: Linker | None = None) -> list[LinkedRo
     linker = linker or default_linker()
     out = []
     for text, label in zip(df["text"], df["label"]):
-        text = clean_text(str(text))
-        mentions = tuple((m.start, m.end, m.ticker) for m in linker.link(text))
+        text, mentions = _cleaned_and_linked(text, linker)
         if mentions:
             out.append(LinkedRow(text, str(label), mentions))
     return out

@@ -112,24 +112,15 @@ def stance_scores(df: pd.DataFrame, analysis) -> dict:
 
 
 def written_stance(model, stance_model, stance_weight: float) -> dict:
-    """Per-ticker stance on :data:`WRITTEN_CSV` through ``analyze_posts``, as on the reddit pairs."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    from sentiment.analyze import analyze_posts
+    """Per-ticker stance on :data:`WRITTEN_CSV` through ``analyze_posts``, scored as the reddit pairs are."""
     from sentiment.stance_data import read_stance_posts
 
     written = read_stance_posts(WRITTEN_CSV)
-    ids = [str(i) for i in range(len(written))]
-    posts = pd.DataFrame({"source": "written", "id": ids, "thread_id": None, "parent_id": None, "title": None,
-                          "body": written["text"]})
-    got = analyze_posts(posts, model, themes=False, stance_model=stance_model, stance_weight=stance_weight)
-    st = {(r.post_id, r.ticker): r.label for r in got.stances.itertuples()}
-    post = {r.post_id: r.label for r in got.scores.itertuples()}
-    y = [label for stances in written["stances"] for label in stances.values()]
-    p = [st.get((i, t), post[i]) for i, stances in zip(ids, written["stances"]) for t in stances]
-    return {"posts": len(written), "n": len(y), "accuracy": accuracy_score(y, p),
-            "macro_f1": f1_score(y, p, labels=STANCES, average="macro"),
-            "per_label_f1": dict(zip(STANCES, f1_score(y, p, labels=STANCES, average=None)))}
+    df = pd.DataFrame({"dataset": "written", "comment_id": [str(i) for i in range(len(written))],
+                       "comment": written["text"],
+                       "tickers": ["|".join(f"{t}:{lab}" for t, lab in s.items()) for s in written["stances"]]})
+    analysis = run_analysis(df, model, None, stance_model=stance_model, stance_weight=stance_weight)
+    return {"posts": len(written), **stance_scores(df, analysis)}
 
 
 def agreement(df: pd.DataFrame) -> dict:
