@@ -3,3 +3,7 @@
 
 class SentimentError(Exception):
     """Base class for a problem with tickers, stances, themes or the index, phrased for the user."""
+
+
+class StanceSetError(SentimentError, ValueError):
+    """A stance set (``text, stances`` CSV) that is not in its format."""

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from models.labels import LABELS
+from sentiment.errors import StanceSetError
 from sentiment.text import clean_text, mark_target, target_text
 from sentiment.tickers import Linker, default_linker
 
@@ -38,12 +39,12 @@ def _cleaned_and_linked(text: object, linker: Linker) -> tuple[str, tuple[tuple[
 
 
 def parse_stances(value: str) -> dict[str, str]:
-    """``"TLT:bullish|IWM:bearish"`` as ``{"TLT": "bullish", "IWM": "bearish"}``; ValueError when malformed."""
+    """``"TLT:bullish|IWM:bearish"`` as ``{"TLT": "bullish", "IWM": "bearish"}``; :class:`StanceSetError` when malformed."""
     out = {}
     for part in str(value).split("|"):
         ticker, sep, label = part.strip().partition(":")
         if not sep or not ticker or label not in LABELS or ticker in out:
-            raise ValueError(f"not a stance list ('TICKER:bullish|TICKER:bearish'): {value!r}")
+            raise StanceSetError(f"not a stance list ('TICKER:bullish|TICKER:bearish'): {value!r}")
         out[ticker] = label
     return out
 
@@ -52,7 +53,7 @@ def read_stance_posts(path) -> pd.DataFrame:
     """A stance set (CSV with ``text, stances`` columns) as DataFrame[text, stances: dict]."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     if list(df.columns) != ["text", "stances"]:
-        raise ValueError(f"{path}: expected the columns text,stances, got {','.join(df.columns)}")
+        raise StanceSetError(f"{path}: expected the columns text,stances, got {','.join(df.columns)}")
     return df.assign(stances=[parse_stances(v) for v in df["stances"]])
 
 
