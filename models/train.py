@@ -41,18 +41,48 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+#: Labels a two-class row may carry: its loss is over these two classes only (p renormalised).
+TWO_CLASS = ("bullish", "bearish")
+
+
 def _validate(df: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``df`` as DataFrame[text, label, weight, two_class]: the optional ``weight`` column (default 1)
+    scales a row's loss, and a ``two_class`` row (bullish or bearish only, e.g. StockTwits messages their
+    authors tagged) is trained on the renormalised bullish/bearish probabilities, never on neutral."""
     if not isinstance(df, pd.DataFrame) or not {"text", "label"} <= set(df.columns):
         raise ModelError(f"The {what} must be a DataFrame with columns text and label.")
-    df = df[["text", "label"]].copy()
-    df["text"] = df["text"].astype(str)
-    bad = sorted(set(df["label"]) - set(LABELS))
+    out = df[["text", "label"]].copy()
+    out["text"] = out["text"].astype(str)
+    bad = sorted(set(out["label"]) - set(LABELS))
     if bad:
         raise ModelError(f"The {what} has label(s) {bad[:5]}; allowed labels are {', '.join(LABELS)}.")
-    df = df[df["text"].str.strip() != ""]
-    if df.empty:
+    out["weight"] = 1.0
+    if "weight" in df.columns:  # a missing weight (rows of a set without weights) is 1
+        weight = pd.to_numeric(df["weight"], errors="coerce")
+        if (weight.isna() & df["weight"].notna()).any() or (weight < 0).any():
+            raise ModelError(f"The {what} has weights that are not non-negative numbers.")
+        out["weight"] = weight.fillna(1.0)
+    out["two_class"] = df["two_class"].fillna(False).astype(bool) if "two_class" in df.columns else False
+    if (out["two_class"] & ~out["label"].isin(TWO_CLASS)).any():
+        raise ModelError(f"The {what} has two-class rows labelled neither {' nor '.join(TWO_CLASS)}.")
+    out = out[out["text"].str.strip() != ""]
+    if out.empty:
         raise ModelError(f"The {what} has no rows with text.")
-    return df.reset_index(drop=True)
+    return out.reset_index(drop=True)
+
+
+def row_losses(logits, y, two_class, label_smoothing: float = 0.0):
+    """Per-row cross-entropy: over the three classes, or for ``two_class`` rows over bullish and
+    bearish only (the softmax of their two logits, i.e. the renormalised p_bullish / p_bearish)."""
+    import torch
+    import torch.nn.functional as F
+
+    three = F.cross_entropy(logits, y, label_smoothing=label_smoothing, reduction="none")
+    if not bool(two_class.any()):
+        return three
+    pair = [LABELS.index(n) for n in TWO_CLASS]
+    two = F.cross_entropy(logits[:, pair], (y == pair[1]).long(), reduction="none")
+    return torch.where(two_class, two, three)
 
 
 def _seed_all(seed: int) -> None:
@@ -216,10 +246,27 @@ def train(
     label_id = {name: i for i, name in enumerate(LABELS)}
     texts = data["text"].tolist()
     y = torch.tensor(data["label"].map(label_id).to_numpy(), dtype=torch.long)
+    row_weight = torch.tensor(data["weight"].to_numpy(dtype=np.float32))
+    two_class = torch.tensor(data["two_class"].to_numpy(dtype=bool))
+    weighted = bool((row_weight != 1).any() or two_class.any())
     enc = tokenizer(texts, truncation=True, max_length=max_length)
     input_ids = enc["input_ids"]
     lengths = [len(ids) for ids in input_ids]
+    # Early stopping, the temperature and the metrics read the three-class rows; two-class rows
+    # (if any) are scored on bullish vs bearish only and recorded beside them.
+    eval_two = eval_data[eval_data["two_class"]]
+    eval_data = eval_data[~eval_data["two_class"]].reset_index(drop=True)
+    if eval_data.empty:
+        raise ModelError("The evaluation data needs three-class rows (bullish, bearish and neutral), not only two-class ones.")
     eval_y = eval_data["label"].map(label_id).to_numpy()
+    two_y = eval_two["label"].map(label_id).to_numpy()
+
+    def two_class_accuracy() -> dict[str, float]:
+        if eval_two.empty:
+            return {}
+        lg = predict_logits(model, tokenizer, eval_two["text"].tolist(), max_length=max_length)
+        pair = [LABELS.index(n) for n in TWO_CLASS]
+        return {"two_class_accuracy": float((np.array(pair)[lg[:, pair].argmax(1)] == two_y).mean())}
 
     steps_per_epoch = math.ceil(len(data) / batch_size)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -244,7 +291,10 @@ def train(
         for step, idx in enumerate(it, 1):
             feats = tokenizer.pad({"input_ids": [input_ids[i] for i in idx]}, return_tensors="pt")
             logits = model(input_ids=feats["input_ids"], attention_mask=feats["attention_mask"]).logits
-            loss = torch.nn.functional.cross_entropy(logits, y[idx], label_smoothing=label_smoothing)
+            if weighted:
+                loss = (row_losses(logits, y[idx], two_class[idx], label_smoothing) * row_weight[idx]).mean()
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, y[idx], label_smoothing=label_smoothing)
             if teacher_t is not None:
                 loss = (1 - distill_weight) * loss + distill_weight * distillation_loss(
                     logits, teacher_t[idx], distill_temperature)
@@ -258,6 +308,7 @@ def train(
                 it.set_postfix(loss=f"{total / step:.4f}")
         ev_logits = predict_logits(model, tokenizer, eval_data["text"].tolist(), max_length=max_length)
         m = classification_metrics(eval_y, ev_logits.argmax(1))
+        m.update(two_class_accuracy())
         rec = {"epoch": epoch, "train_loss": total / len(batches), "eval_nll": nll(ev_logits, eval_y),
                "seconds": time.time() - te, **{f"eval_{k}": v for k, v in m.items()}}
         history.append(rec)
@@ -283,6 +334,7 @@ def train(
         "nll_calibrated": nll(ev_logits, eval_y, temperature),
         "ece": expected_calibration_error(raw_p, eval_y),
         "ece_calibrated": expected_calibration_error(cal_p, eval_y),
+        **two_class_accuracy(),
     }
 
     for stale in ("adapter_model.safetensors", "adapter_config.json", "model.safetensors", "config.json"):
@@ -309,6 +361,7 @@ def train(
             "rows": int(len(data)),
             "eval_rows": int(len(eval_data)),
             "label_counts": {k: int(v) for k, v in data["label"].value_counts().items()},
+            **({"two_class_rows": int(data["two_class"].sum())} if data["two_class"].any() else {}),
             "hyper_parameters": {
                 "epochs": epochs, "best_epoch": best_epoch, "lr": lr, "batch_size": batch_size, "seed": seed,
                 "patience": patience, "lora_r": lora_r, "lora_alpha": (lora_alpha or 2 * lora_r) if lora_r else None,
