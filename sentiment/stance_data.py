@@ -140,3 +140,48 @@ def stance_examples(rows: list[LinkedRow], *, composites: int, seed: int = 13, m
         rng.shuffle(targets)
         out += [(mark_target(text, mentions, t), stance[t], "composite") for t in targets[:targets_per_composite]]
     return pd.DataFrame(out, columns=["text", "label", "kind"])
+
+
+#: The project's labels of real Reddit comments (ids and labels only; the text stays in ../shared).
+REDDIT_FILES = {"janash_wallstreetbets": "janash_wallstreetbets_comments_sample.csv",
+                "janash_stocks": "janash_stocks_comments_sample.csv"}
+REDDIT_LABEL_COLUMNS = ["dataset", "comment_id", "post_id", "draw", "reader", "ticker", "stance", "comment_label"]
+
+
+def read_reddit_stances(labels_csv, reddit_dir, reader: str = "first") -> pd.DataFrame:
+    """The labelled real comments as DataFrame[dataset, comment_id, post_id, draw, text, stances, comment_label].
+
+    ``labels_csv`` (models/crowd_data/reddit_stance_labels.csv) holds one row per (comment, ticker the
+    linker found, reader): the stance (bullish, bearish, neutral, or not_a_ticker where the linker was
+    wrong) and the comment's overall label (bullish, bearish, neutral or mixed). The comment text is
+    joined from ``reddit_dir`` (../shared/data/reddit) by id. ``stances`` keeps the real tickers only;
+    ``reader`` picks whose labels (``first``; ``second`` for the blind re-read of a tenth).
+    """
+    from pathlib import Path
+
+    labels = pd.read_csv(labels_csv, dtype=str, keep_default_na=False)
+    if list(labels.columns) != REDDIT_LABEL_COLUMNS:
+        raise StanceSetError(f"{labels_csv}: expected the columns {','.join(REDDIT_LABEL_COLUMNS)}, "
+                             f"got {','.join(labels.columns)}")
+    bad = set(labels["stance"]) - {*LABELS, "not_a_ticker"} | set(labels["comment_label"]) - {*LABELS, "mixed"}
+    if bad:
+        raise StanceSetError(f"{labels_csv}: unknown label(s) {sorted(bad)}")
+    labels = labels[labels["reader"] == reader]
+    texts = []
+    for dataset, name in REDDIT_FILES.items():
+        path = Path(reddit_dir) / name
+        if not path.is_file():
+            raise StanceSetError(f"{path} is not there: the labels hold ids only, the text comes from ../shared")
+        df = pd.read_csv(path, usecols=["comment_id", "comment"], dtype=str, keep_default_na=False)
+        texts.append(df.assign(dataset=dataset))
+    text = pd.concat(texts).drop_duplicates(["dataset", "comment_id"]).rename(columns={"comment": "text"})
+    rows = []
+    for (dataset, cid), g in labels.groupby(["dataset", "comment_id"], sort=False):
+        first = g.iloc[0]
+        rows.append({"dataset": dataset, "comment_id": cid, "post_id": first["post_id"], "draw": first["draw"],
+                     "comment_label": first["comment_label"],
+                     "stances": {t: s for t, s in zip(g["ticker"], g["stance"]) if s != "not_a_ticker"}})
+    out = pd.DataFrame(rows).merge(text, on=["dataset", "comment_id"], how="left")
+    if out["text"].isna().any():
+        raise StanceSetError(f"{int(out['text'].isna().sum())} labelled comments are not in {reddit_dir}")
+    return out[["dataset", "comment_id", "post_id", "draw", "text", "stances", "comment_label"]]
