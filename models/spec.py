@@ -236,6 +236,11 @@ def load_model(
             s_model, s_tok, s_meta = _load_crowdpulse(sub)
             scorer.stance_model = _scorer(s_model, s_tok, s_meta, f"{name}@{digest}.stance", "crowdpulse",
                                           sub.spec, dev, batch_size, backend)
+        elif meta.get("stance_self"):  # trained on ticker-marked text too: it judges each ticker itself
+            own = meta["stance_self"]
+            scorer.stance_model = scorer
+            scorer.stance_weight = float(own.get("weight", 1.0))
+            scorer.stance_scope = str(own.get("scope", "multi"))
         return scorer
     if resolved.kind == "huggingface":
         loaded = _load_hf(str(resolved.path), spec, local_only=True)

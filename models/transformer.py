@@ -81,12 +81,17 @@ class TransformerScorer:
         batch_size: windows per forward pass.
         device: torch device string for torch models (``None`` = cpu).
 
-    ``stance_model``: another scorer that judges one marked ticker of a text (``<<IWM>>``), set by
-    :func:`models.spec.load_model` when the folder names one (the shipped default names none); ``None`` otherwise.
+    ``stance_model``: the scorer that judges one marked ticker of a text (``<<IWM>>``), set by
+    :func:`models.spec.load_model`: another scorer when the folder names a stance model, this scorer
+    itself when the model was trained on ticker-marked text too (``stance_self`` in its metadata); ``None``
+    otherwise. ``stance_weight`` and ``stance_scope`` say how :func:`sentiment.analyze.analyze_posts`
+    uses it (``None``: its defaults).
     """
 
     labels = LABELS
     stance_model: "TransformerScorer | None" = None
+    stance_weight: float | None = None
+    stance_scope: str | None = None
 
     def __init__(
         self,

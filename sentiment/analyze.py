@@ -38,7 +38,11 @@ THEME_COLUMNS = ["source", "post_id", "model_id", "theme", "score"]
 NEUTRAL = np.array([0.0, 0.0, 1.0])  # boilerplate-only text is not opinion
 #: Share of the target-aware stance model in a named ticker's stance; the rest is the clause mean.
 #: 0.5 was the best of 0.25 / 0.5 / 0.75 / 1.0 on the tune split of eval/sentiment (docs/sentiment.md).
+#: A model may carry its own (``stance_weight``, from its metadata), which wins over this one.
 STANCE_WEIGHT = 0.5
+#: Which posts the stance model reads: ``all`` (every named ticker) or ``multi`` (only posts naming two or
+#: more tickers; a post naming one takes the post's own probabilities for it). A model may carry its own.
+STANCE_SCOPES = ("all", "multi")
 
 
 @dataclass
@@ -130,7 +134,8 @@ def analyze_posts(
     taxonomy: Taxonomy | None = None,
     themes: bool = True,
     stance_model=None,
-    stance_weight: float = STANCE_WEIGHT,
+    stance_weight: float | None = None,
+    stance_scope: str | None = None,
 ) -> Analysis:
     """Score ``posts`` (columns as in the store's posts table) with ``model``.
 
@@ -140,9 +145,25 @@ def analyze_posts(
     ``stance_model`` judges each named ticker on the post with that ticker marked (default: the
     ``stance_model`` the loaded model carries, if any; the shipped default has none; ``False`` = none, and
     then a ticker's stance is the mean over the clauses that name it). ``stance_weight`` is the
-    stance model's share in a named ticker's stance.
+    stance model's share in a named ticker's stance and ``stance_scope`` which posts it reads
+    (:data:`STANCE_SCOPES`); both default to what the model carries, else :data:`STANCE_WEIGHT` and ``all``.
+    The stance model may be the model itself (a model trained on ticker-marked text, as the default is):
+    then at weight 1 no clause is scored, and a multi-ticker post costs one pass per ticker it names.
     """
     linker = linker or default_linker()
+    if stance_model is None:
+        stance_model = getattr(model, "stance_model", None)
+    carrier = stance_model if stance_model else model
+    if stance_weight is None:
+        stance_weight = float(getattr(carrier, "stance_weight", None) or getattr(model, "stance_weight", None)
+                              or STANCE_WEIGHT)
+    if stance_scope is None:
+        stance_scope = getattr(carrier, "stance_scope", None) or getattr(model, "stance_scope", None) or "all"
+    if stance_scope not in STANCE_SCOPES:
+        raise SentimentError(f"stance_scope must be one of {', '.join(STANCE_SCOPES)}, not {stance_scope!r}")
+    if not 0.0 <= stance_weight <= 1.0:
+        raise SentimentError(f"stance_weight must lie in [0, 1], not {stance_weight}")
+    clauses_needed = not (stance_model and stance_weight == 1.0)
     df = _normalise(posts)
     model_id = str(getattr(model, "model_id", type(model).__name__))
     texts = [clean_text(post_text(t, b)) for t, b in zip(df["title"], df["body"])]
@@ -177,7 +198,7 @@ def analyze_posts(
             items.append(text)
     clause_items: list[list[tuple[int, frozenset[str]]]] = [[] for _ in texts]
     for n, (text, ms) in enumerate(zip(texts, mentions)):
-        if len({m.ticker for m in ms}) < 2:
+        if not clauses_needed or len({m.ticker for m in ms}) < 2:
             continue
         at = [(m.start, m.end, m.ticker) for m in ms]
         for sent in split_sentences(text):
@@ -190,16 +211,23 @@ def analyze_posts(
                     continue
                 clause_items[n].append((len(items), names))
                 items.append(clause)
-    probs = _probabilities(model, items, progress, model_id)
-    if stance_model is None:
-        stance_model = getattr(model, "stance_model", None)
     target_probs: dict[tuple[int, str], np.ndarray] = {}
+    targets: list[tuple[int, str]] = []
+    target_texts: list[str] = []
     if stance_model:
-        targets = [(n, ticker) for n, key in enumerate(keys) for ticker in explicit[key]]
+        least = 2 if stance_scope == "multi" else 1
+        targets = [(n, ticker) for n, key in enumerate(keys) if len(explicit[key]) >= least for ticker in explicit[key]]
         at = [[(m.start, m.end, m.ticker) for m in ms] for ms in mentions]
-        got = _probabilities(stance_model, [target_text(texts[n], at[n], t) for n, t in targets], progress,
-                             str(getattr(stance_model, "model_id", "stance model")))
-        target_probs = dict(zip(targets, got))
+        target_texts = [target_text(texts[n], at[n], t) for n, t in targets]
+    if stance_model is model:  # the model reads its own targets: one call for all
+        probs = _probabilities(model, items + target_texts, progress, model_id)
+        target_probs = dict(zip(targets, probs[len(items):]))
+    else:
+        probs = _probabilities(model, items, progress, model_id)
+        if stance_model:
+            got = _probabilities(stance_model, target_texts, progress,
+                                 str(getattr(stance_model, "model_id", "stance model")))
+            target_probs = dict(zip(targets, got))
 
     score_rows, stance_rows = [], []
     for n, key in enumerate(keys):

@@ -205,3 +205,76 @@ def test_evaluate_scores_the_written_stance_posts_per_ticker():
     assert (got["posts"], got["n"]) == (180, len(labels))
     assert got["accuracy"] == labels.count("bullish") / len(labels)
     assert got["per_label_f1"]["bearish"] == 0.0
+
+
+class MarkedOrPlainModel(MarkedKeywordModel):
+    """A model trained on ticker-marked text too: reads a marked text around its ticker, a plain text whole."""
+
+    def predict_proba(self, texts, *, progress=False):
+        out = np.vstack([super(MarkedOrPlainModel, self).predict_proba([t]) if MARKED.search(t)
+                         else KeywordModel.predict_proba(self, [t]) for t in texts]) if texts else np.zeros((0, 3))
+        self.calls = [list(texts)]
+        return out
+
+
+def test_a_model_that_reads_marked_text_is_its_own_stance_model_in_one_call():
+    model = MarkedOrPlainModel()
+    model.stance_model, model.stance_weight, model.stance_scope = model, 1.0, "multi"
+    posts = pd.DataFrame([
+        {"source": "t", "id": "1", "body": "TLT to the moon. IWM will crash"},
+        {"source": "t", "id": "2", "body": "GME calls"},
+    ])
+    res = analyze_posts(posts, model, encoder=HashEncoder(), themes=False)
+    got = {(r.post_id, r.ticker): r.label for r in res.stances.itertuples()}
+    assert got == {("1", "TLT"): "bullish", ("1", "IWM"): "bearish", ("2", "GME"): "bullish"}
+    # one call: the two posts, then the two marked texts of the multi-ticker post, and no clause
+    assert model.calls == [["TLT to the moon. IWM will crash", "GME calls",
+                            "<<TLT>> to the moon. IWM will crash", "TLT to the moon. <<IWM>> will crash"]]
+
+
+def test_stance_scope_all_asks_about_single_ticker_posts_too_and_bad_scopes_are_refused():
+    import pytest
+
+    from sentiment.errors import SentimentError
+
+    model = MarkedOrPlainModel()
+    posts = pd.DataFrame([{"source": "t", "id": "2", "body": "GME calls"}])
+    analyze_posts(posts, model, encoder=HashEncoder(), themes=False, stance_model=model, stance_weight=1.0,
+                  stance_scope="all")
+    assert model.calls == [["GME calls", "<<GME>> calls"]]
+    with pytest.raises(SentimentError, match="stance_scope"):
+        analyze_posts(posts, model, encoder=HashEncoder(), themes=False, stance_model=model, stance_scope="some")
+    with pytest.raises(SentimentError, match="stance_weight"):
+        analyze_posts(posts, model, encoder=HashEncoder(), themes=False, stance_model=model, stance_weight=1.5)
+
+
+def test_read_reddit_stances_joins_ids_to_the_shared_text_and_drops_linker_errors(tmp_path):
+    import pytest
+
+    from sentiment.errors import StanceSetError
+    from sentiment.stance_data import REDDIT_LABEL_COLUMNS, pair_examples, read_reddit_stances
+
+    reddit = tmp_path / "reddit"
+    reddit.mkdir()
+    pd.DataFrame({"comment_id": ["c1", "c2"], "post_id": ["p1", "p2"],
+                  "comment": ["IWM puts all day, TLT calls", "ON the fence about AMD"]}).to_csv(
+        reddit / "janash_wallstreetbets_comments_sample.csv", index=False)
+    pd.DataFrame({"comment_id": [], "post_id": [], "comment": []}).to_csv(reddit / "janash_stocks_comments_sample.csv",
+                                                                         index=False)
+    rows = [("janash_wallstreetbets", "c1", "p1", "random", "first", "IWM", "bearish", "mixed"),
+            ("janash_wallstreetbets", "c1", "p1", "random", "first", "TLT", "bullish", "mixed"),
+            ("janash_wallstreetbets", "c1", "p1", "random", "second", "TLT", "neutral", "neutral"),
+            ("janash_wallstreetbets", "c2", "p2", "bearish_vocab", "first", "ON", "not_a_ticker", "neutral"),
+            ("janash_wallstreetbets", "c2", "p2", "bearish_vocab", "first", "AMD", "neutral", "neutral")]
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame(rows, columns=REDDIT_LABEL_COLUMNS).to_csv(labels, index=False)
+    got = read_reddit_stances(labels, reddit)
+    assert got["stances"].tolist() == [{"IWM": "bearish", "TLT": "bullish"}, {"AMD": "neutral"}]
+    assert got["text"].tolist() == ["IWM puts all day, TLT calls", "ON the fence about AMD"]
+    assert read_reddit_stances(labels, reddit, reader="second")["stances"].tolist() == [{"TLT": "neutral"}]
+    pairs = pair_examples(got)
+    assert sorted(pairs["text"]) == sorted(["<<IWM>> puts all day, TLT calls", "IWM puts all day, <<TLT>> calls",
+                                            "ON the fence about <<AMD>>"])
+    pd.DataFrame([rows[0][:-1] + ("bullishish",)], columns=REDDIT_LABEL_COLUMNS).to_csv(labels, index=False)
+    with pytest.raises(StanceSetError, match="unknown label"):
+        read_reddit_stances(labels, reddit)

@@ -78,13 +78,14 @@ def linking_scores(df: pd.DataFrame) -> dict:
             "errors": errors}
 
 
-def run_analysis(df: pd.DataFrame, model, encoder, stance_model=None, stance_weight: float | None = None):
-    from sentiment.analyze import STANCE_WEIGHT, analyze_posts
+def run_analysis(df: pd.DataFrame, model, encoder, stance_model=None, stance_weight: float | None = None,
+                 stance_scope: str | None = None):
+    from sentiment.analyze import analyze_posts
 
     posts = pd.DataFrame({"source": df["dataset"], "id": df["comment_id"], "thread_id": None,
                           "parent_id": None, "title": None, "body": df["comment"]})
     return analyze_posts(posts, model, encoder=encoder, themes=False, stance_model=stance_model,
-                         stance_weight=STANCE_WEIGHT if stance_weight is None else stance_weight)
+                         stance_weight=stance_weight, stance_scope=stance_scope)
 
 
 def stance_scores(df: pd.DataFrame, analysis) -> dict:
@@ -111,7 +112,7 @@ def stance_scores(df: pd.DataFrame, analysis) -> dict:
     }
 
 
-def written_stance(model, stance_model, stance_weight: float) -> dict:
+def written_stance(model, stance_model, stance_weight: float | None, stance_scope: str | None = None) -> dict:
     """Per-ticker stance on :data:`WRITTEN_CSV` through ``analyze_posts``, scored as the reddit pairs are."""
     from sentiment.stance_data import read_stance_posts
 
@@ -119,7 +120,8 @@ def written_stance(model, stance_model, stance_weight: float) -> dict:
     df = pd.DataFrame({"dataset": "written", "comment_id": [str(i) for i in range(len(written))],
                        "comment": written["text"],
                        "tickers": ["|".join(f"{t}:{lab}" for t, lab in s.items()) for s in written["stances"]]})
-    analysis = run_analysis(df, model, None, stance_model=stance_model, stance_weight=stance_weight)
+    analysis = run_analysis(df, model, None, stance_model=stance_model, stance_weight=stance_weight,
+                            stance_scope=stance_scope)
     return {"posts": len(written), **stance_scores(df, analysis)}
 
 
@@ -219,6 +221,11 @@ def main() -> int:
                          "compare values on --split tune")
     ap.add_argument("--no-stance-model", action="store_true",
                     help="judge tickers by the clause mean even where the model carries a target-aware stance model")
+    ap.add_argument("--self-stance", action="store_true",
+                    help="the model judges each ticker itself on the ticker-marked post (a model trained on marked text)")
+    ap.add_argument("--stance-scope", choices=["all", "multi"], default=None,
+                    help="which posts the stance model reads: every named ticker, or only posts naming two or more "
+                         "(default: what the model carries, else all)")
     args = ap.parse_args()
 
     df = load()
@@ -265,11 +272,14 @@ def main() -> int:
 
     model = load_model(args.model)
     t0 = time.perf_counter()
-    judge = False if args.no_stance_model else getattr(model, "stance_model", None)
-    weight = STANCE_WEIGHT if args.stance_weight is None else args.stance_weight
-    analysis = run_analysis(part, model, get_encoder(), stance_model=judge, stance_weight=weight)
+    judge = False if args.no_stance_model else model if args.self_stance else getattr(model, "stance_model", None)
+    weight = args.stance_weight if args.stance_weight is not None else getattr(judge or model, "stance_weight", None) \
+        or STANCE_WEIGHT
+    scope = args.stance_scope or getattr(judge or model, "stance_scope", None) or "all"
+    analysis = run_analysis(part, model, get_encoder(), stance_model=judge, stance_weight=weight, stance_scope=scope)
     st = stance_scores(part, analysis)
-    how = f"target-aware stance model, weight {weight}" if judge else "clause mean"
+    how = ((f"the model itself on ticker-marked posts" if judge is model else "target-aware stance model")
+           + f", weight {weight}, scope {scope}") if judge else "clause mean"
     print(f"\nstance ({model.model_id}, {how}, {st['n']} (comment, ticker) pairs, gold {st['gold_counts']}, "
           f"{time.perf_counter() - t0:.1f}s):")
     print(f"  all gold pairs:    accuracy {st['accuracy']:.3f}  macro-F1 {st['macro_f1']:.3f}  "
@@ -281,13 +291,15 @@ def main() -> int:
     print(f"  a second annotator on the same pairs: accuracy {agree['accuracy']:.3f}  macro-F1 {agree['macro_f1']:.3f}  "
           f"Cohen's kappa {agree['kappa']:.3f}  (per-label F1: "
           + ", ".join(f"{k} {v:.3f}" for k, v in agree["per_label_f1"].items()) + ")")
-    w = written_stance(model, judge, weight)
+    w = written_stance(model, judge, weight, scope)
     print(f"  the project's written multi-ticker test posts ({WRITTEN_CSV.relative_to(ROOT)}, {w['posts']} posts, "
           f"{w['n']} pairs, any split): accuracy {w['accuracy']:.3f}  macro-F1 {w['macro_f1']:.3f}  (per-label F1: "
           + ", ".join(f"{k} {v:.3f}" for k, v in w["per_label_f1"].items()) + ")")
     print("\nrerun: python eval/sentiment/evaluate.py --model %s --split %s%s"
           % (args.model, args.split, " --no-stance-model" if args.no_stance_model
-             else f" --stance-weight {args.stance_weight}" if args.stance_weight is not None else ""))
+             else (" --self-stance" if args.self_stance else "")
+             + (f" --stance-weight {args.stance_weight}" if args.stance_weight is not None else "")
+             + (f" --stance-scope {args.stance_scope}" if args.stance_scope else "")))
     return 0
 
 
