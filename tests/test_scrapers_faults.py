@@ -369,3 +369,21 @@ def test_cli_stall_is_one_warning_line(serve, tmp_path):
     assert len(warnings) == 1 and warnings[0].startswith("WARNING scrapers.crawl: phpbb viewtopic.php?t=7: ")
     assert "gave a next cursor seen before" in warnings[0] and "stopped after 1 pages" in warnings[0]
     assert "1 pages, 10 new posts" in out.stdout and "stopped: the site repeated a page" in out.stdout
+
+
+def test_progress_line_shows_each_wait(monkeypatch, capsys, tmp_path, serve):
+    """On a terminal, the scrape command's progress line names the wait: attempt n of N, waiting s."""
+    import io
+
+    from rich.console import Console
+
+    import crowdpulse.commands.scrape as scrape_cmd
+
+    screen = io.StringIO()
+    monkeypatch.setattr(scrape_cmd, "err_console", Console(file=screen, force_terminal=True, width=200))
+    site = PhpbbTopic()
+    server = serve(Schedule(site, [(phpbb_page_two, [(503, {"Retry-After": "0.6"}, b"busy")])]))
+    code, out, err = run_cli(monkeypatch, capsys, tmp_path / "p.duckdb", "phpbb", site.target, server.url, config())
+    assert code == 0 and "25 new posts, 0 updated, 1 retries" in out
+    assert "phpbb viewtopic.php?t=7: 127.0.0.1:" in screen.getvalue()
+    assert "HTTP 503, attempt 1 of 4, waiting 0.6 s" in screen.getvalue()
