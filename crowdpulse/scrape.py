@@ -18,10 +18,11 @@ from crowdpulse.errors import CrowdpulseError
 from crowdpulse.store import Store
 from scrapers import community, discourse, hackernews, phpbb, reddit, stocktwits, vbulletin
 from scrapers.config import FetchConfig
-from scrapers.crawl import CrawlStep
+from scrapers.crawl import CrawlStep, guarded
 from scrapers.detect import SITES, parser_for
 from scrapers.errors import ScraperError
 from scrapers.http import Client
+from scrapers.middleware import RetryWait
 from scrapers.records import Page, Post
 
 log = logging.getLogger(__name__)
@@ -117,11 +118,14 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
                since: str | date | datetime | None = None, pages: int | None = None, query: str | None = None,
                ignore_robots: bool = False, cache_dir: str | Path | None = None, client: Client | None = None,
                fetch_config: FetchConfig | None = None, on_step: Callable[[CrawlStep, dict[str, int]], None] | None = None,
-               run_id: str | None = None) -> dict[str, int]:
+               on_retry: Callable[[RetryWait], None] | None = None, run_id: str | None = None) -> dict[str, int]:
     """Crawl ``target`` on ``site`` into ``store``, page by page, resuming from the stored
     cursor. Returns counts: pages, posts_new, posts_updated and the fetch layers' counters
-    (``retry/count``, ``throttle/waits``, ``cache/hit`` ...). On a failure every page stored
-    so far stays; the error is re-raised with ``.counts`` attached."""
+    (``retry/count``, ``throttle/waits``, ``cache/hit``, ``crawl/repeated_cursor`` ...).
+    ``on_retry`` is told of each wait before a retry. A page cut short is fetched again and
+    never stored as done; a crawl that stops advancing ends with a warning
+    (``scrapers.crawl.guarded``). On a failure every page stored so far stays; the error is
+    re-raised with ``.counts`` attached."""
     if site not in SCRAPE_SITES:
         _unknown_site(site, SCRAPE_SITES)
     if limit is not None and limit <= 0:
@@ -129,6 +133,8 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
     if pages is not None and pages <= 0:
         raise CrowdpulseError(f"--pages must be a positive number of pages, got {pages}")
     client = client or make_client(ignore_robots=ignore_robots, cache_dir=cache_dir, config=fetch_config)
+    if on_retry is not None:
+        client.config.on_retry = on_retry
     source = SOURCE_OF.get(site, site)
     key = crawl_key(site, target, query)
     cursor = store.get_cursor(source, key)
@@ -140,9 +146,13 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
     try:
         with store.recorded_run(run_id, "scrape", config, counts):
             try:
-                steps = _crawler(client, site, target, cursor, base_url=base_url, pages=pages,
-                                 since=parse_since(since), query=query)
-                for step in steps:
+                since_at = parse_since(since)
+
+                def start(from_cursor: Any, max_pages: int | None) -> Iterator[CrawlStep]:
+                    return _crawler(client, site, target, from_cursor, base_url=base_url, pages=max_pages,
+                                    since=since_at, query=query)
+
+                for step in guarded(start, cursor, client, pages=pages, label=f"{site} {target}"):
                     posts = step.posts
                     if limit is not None:
                         posts = posts[: max(0, limit - stored)]

@@ -18,6 +18,7 @@ from typing import Any
 from bs4 import BeautifulSoup
 
 from scrapers.botwall import raise_if_bot_wall
+from scrapers.complete import whole_page
 from scrapers.crawl import CrawlStep
 from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
@@ -135,6 +136,7 @@ def _int(text: str | None) -> int | None:
     return int(text) if text and text.strip().isdigit() else None
 
 
+@whole_page("community")
 @malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     raise_if_bot_wall(page)

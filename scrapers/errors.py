@@ -27,6 +27,16 @@ class RobotsDisallowedError(FetchError):
     """robots.txt forbids fetching this URL (use --ignore-robots to override)."""
 
 
+class RobotsUnavailableError(RobotsDisallowedError):
+    """robots.txt could not be read (network failure, 5xx or 429 after the retries): the host is
+    taken as forbidding everything for this run, as RFC 9309 says (``--ignore-robots`` overrides)."""
+
+
+class RedirectError(FetchError):
+    """A redirect loop, more redirects than ``FetchConfig.max_redirects``, or a redirect to a
+    scheme other than http(s)."""
+
+
 class BodyTooLargeError(FetchError):
     """The response body is larger than the configured maximum."""
 
@@ -37,6 +47,16 @@ class BotWallError(ScraperError):
 
 class ParseError(ScraperError):
     """A page is malformed (truncated JSON, unexpected HTML) and yields no records."""
+
+
+class TruncatedPageError(ParseError):
+    """A page that ended early: cut off before its closing markup, shorter than its
+    Content-Length, or holding fewer posts than it says. It is never stored as done; a crawl
+    fetches it again (``FetchConfig.truncated_retries``) and then refuses it."""
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class CredentialsError(ScraperError):

@@ -19,6 +19,7 @@ import lxml.html
 from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
+from scrapers.complete import whole_page
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
 from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
@@ -103,6 +104,7 @@ def _rows(root: Any) -> list[Any]:
     return [tr for tr in root.iter("tr") if "comtr" in (tr.get("class") or "").split()]
 
 
+@whole_page("hackernews")
 @malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     """One item page: the story (depth 0, from ``table.fatitem``) and its comment rows, with

@@ -15,6 +15,7 @@ from typing import Any
 from bs4 import BeautifulSoup
 
 from scrapers.botwall import raise_if_bot_wall
+from scrapers.complete import whole_page
 from scrapers.crawl import CrawlStep, resume_cursor
 from scrapers.dates import parse_forum_date
 from scrapers.errors import ParseError, malformed_page_is_parse_error
@@ -44,6 +45,7 @@ def _date_text(author_p: Any) -> str:
     return parts[-1].strip() if parts else author_p.get_text(" ", strip=True)
 
 
+@whole_page("phpbb")
 @malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     raise_if_bot_wall(page)

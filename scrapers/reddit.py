@@ -18,6 +18,7 @@ import lxml.html
 from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
+from scrapers.complete import whole_page
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
 from scrapers.errors import (AccessDeniedError, CredentialsError, ParseError, RobotsDisallowedError,
                              malformed_page_is_parse_error)
@@ -221,6 +222,7 @@ def _find(el: Any, tag: str, cls: str, stop_cls: str | None = None) -> Any:
     return None
 
 
+@whole_page("reddit")
 def parse_oldreddit(page: Page) -> ParseResult:
     """An old.reddit.com thread page: ``div.thing.link`` (post) and ``div.thing.comment``
     (nesting through ``div.child > div.sitetable``). The displayed score is ``span.score.unvoted``.

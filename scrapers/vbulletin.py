@@ -14,6 +14,7 @@ from typing import Any
 from bs4 import BeautifulSoup
 
 from scrapers.botwall import raise_if_bot_wall
+from scrapers.complete import whole_page
 from scrapers.crawl import CrawlStep, resume_cursor
 from scrapers.dates import parse_forum_date
 from scrapers.errors import ParseError, malformed_page_is_parse_error
@@ -52,6 +53,7 @@ def _next_page(soup: BeautifulSoup, url: str, current: int) -> int | None:
     return None
 
 
+@whole_page("vbulletin")
 @malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     raise_if_bot_wall(page)

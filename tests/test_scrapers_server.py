@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,56 +21,7 @@ from scrapers.http import Client
 from scrapers.middleware import parse_retry_after
 from tests.conftest import shared_path
 
-Response = tuple[int, dict[str, str], bytes]
-
-
-class Server:
-    """A tiny HTTP server: ``app(method, path, query, headers) -> (status, headers, body)``."""
-
-    def __init__(self, app: Callable[..., Response]) -> None:
-        self.app = app
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def _serve(self, method):
-                parts = urlsplit(self.path)
-                query = {k: v if len(v) > 1 else v[0] for k, v in parse_qs(parts.query).items()}
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server.requests.append((method, self.path, headers))
-                status, out_headers, body = server.app(method, parts.path, query, headers)
-                try:
-                    self.send_response(status)
-                    for k, v in out_headers.items():
-                        self.send_header(k, v)
-                    if "Content-Length" not in out_headers:
-                        self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def do_GET(self):
-                self._serve("GET")
-
-            def do_POST(self):
-                self._serve("POST")
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def paths(self) -> list[str]:
-        return [p for _, p, _ in self.requests]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from tests.fault_server import Response, Server
 
 
 @pytest.fixture

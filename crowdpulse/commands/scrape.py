@@ -2,12 +2,29 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from crowdpulse.commands.common import DEFAULT_DB_PATH, DbOption, console, err_console, open_store
+
+
+@contextmanager
+def _logs_above_progress() -> Iterator[None]:
+    """While a live progress line holds the terminal, rich has put a proxy in ``sys.stderr`` that
+    prints above it; point the logging handlers there too, so a warning is not drawn over."""
+    moved = [(h, h.setStream(sys.stderr)) for h in logging.getLogger().handlers
+             if type(h) is logging.StreamHandler and h.stream is not sys.stderr and h.stream is sys.__stderr__]
+    try:
+        yield
+    finally:
+        for handler, stream in moved:
+            handler.setStream(stream)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +57,7 @@ def scrape_cmd(
     since: Annotated[Optional[str], typer.Option("--since", help="Only posts on or after this date (YYYY-MM-DD).")] = None,
     pages: Annotated[Optional[int], typer.Option("--pages", help="Fetch at most this many pages.")] = None,
     query: Annotated[Optional[str], typer.Option("--query", help="Search query (Reddit subreddit search).")] = None,
-    ignore_robots: Annotated[bool, typer.Option("--ignore-robots", help="Do not obey robots.txt (only with the site's permission).")] = False,
+    ignore_robots: Annotated[bool, typer.Option("--ignore-robots", help="Do not obey robots.txt (only with the site's permission); a robots.txt that cannot be read otherwise stops the crawl.")] = False,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Keep raw responses here; re-runs revalidate instead of re-downloading.")] = None,
 ) -> None:
     """Crawl a site into the database, page by page; an interrupted crawl resumes where it stopped.
@@ -53,16 +70,21 @@ def scrape_cmd(
     from crowdpulse.scrape import run_scrape
 
     with open_store(db) as store, Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                           TimeElapsedColumn(), console=err_console, transient=True) as progress:
+                                           TimeElapsedColumn(), console=err_console, transient=True) as progress, \
+            _logs_above_progress():
         task = progress.add_task(f"{site} {target}: starting", total=None)
 
         def on_step(step, counts):  # noqa: ANN001
             progress.update(task, description=f"{site} {target}: {counts['pages']} pages, "
                                               f"{counts['posts_new']} new / {counts['posts_updated']} updated posts")
 
+        def on_retry(wait):  # noqa: ANN001  (a scrapers.middleware.RetryWait)
+            progress.update(task, description=f"{site} {target}: {wait.describe()}")
+
         try:
             counts = run_scrape(store, site, target, base_url=base_url, limit=limit, since=since, pages=pages,
-                                query=query, ignore_robots=ignore_robots, cache_dir=cache_dir, on_step=on_step)
+                                query=query, ignore_robots=ignore_robots, cache_dir=cache_dir, on_step=on_step,
+                                on_retry=on_retry)
         except Exception as exc:
             partial = getattr(exc, "counts", None)
             if partial and any(partial.get(k) for k in ("pages", "posts_new", "posts_updated")):
@@ -70,6 +92,7 @@ def scrape_cmd(
                 err_console.print(f"stored before the error: {partial['pages']} pages, "
                                   f"{partial['posts_new']} new, {partial['posts_updated']} updated posts (kept)")
             raise
+    stalled = counts.get("crawl/repeated_cursor", 0) + counts.get("crawl/repeated_url", 0)
     console.print(f"{site} {target}: {counts['pages']} pages, {counts['posts_new']} new posts, "
                   f"{counts['posts_updated']} updated, {counts.get('retry/count', 0)} retries, "
-                  f"{counts.get('request/count', 0)} requests")
+                  f"{counts.get('request/count', 0)} requests" + ("; stopped: the site repeated a page" if stalled else ""))
