@@ -47,14 +47,12 @@ import pandas as pd
 from crowdpulse.config import ScoreSettings
 from crowdpulse.errors import CrowdpulseError
 from crowdpulse.shards import Shard, remove_runs, run_folder, write_parquet, write_shards
-from crowdpulse.store import Store
+from crowdpulse.store import ANALYZE_COLUMNS, Store
 
 log = logging.getLogger(__name__)
 
 INSTALL = "pip install -e '.[ray]'"
 RESULT_TABLES = ("scores", "stances", "themes")
-#: The columns of a shard that analyze_posts reads.
-ANALYZE_COLUMNS = ["source", "id", "thread_id", "parent_id", "title", "body"]
 #: Object store of the private local cluster: only shard paths and small manifests travel through it.
 LOCAL_OBJECT_STORE = 512 * 2**20
 

@@ -16,11 +16,10 @@ import pandas as pd
 
 from crowdpulse.config import ScoreSettings
 from crowdpulse.errors import CrowdpulseError
-from crowdpulse.store import Store
+from crowdpulse.store import ANALYZE_COLUMNS, CONTEXT_COLUMNS, Store
 
 log = logging.getLogger(__name__)
 
-CONTEXT_COLUMNS = "source, id, thread_id, parent_id, title, body"
 
 
 def thread_context(store: Store, batch: pd.DataFrame) -> pd.DataFrame:
@@ -32,11 +31,11 @@ def thread_context(store: Store, batch: pd.DataFrame) -> pd.DataFrame:
             continue
         marks = ", ".join("?" for _ in threads)
         frames.append(store.query(
-            f"SELECT {CONTEXT_COLUMNS} FROM posts WHERE source = ? AND thread_id IN ({marks})",
+            f"SELECT {CONTEXT_COLUMNS} FROM posts p WHERE p.source = ? AND p.thread_id IN ({marks})",
             [source, *threads],
         ))
     if not frames:
-        return pd.DataFrame(columns=CONTEXT_COLUMNS.split(", "))
+        return pd.DataFrame(columns=ANALYZE_COLUMNS)
     ctx = pd.concat(frames, ignore_index=True)
     in_batch = set(zip(batch["source"].astype(str), batch["id"].astype(str)))
     keep = [(s, i) not in in_batch for s, i in zip(ctx["source"].astype(str), ctx["id"].astype(str))]

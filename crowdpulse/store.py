@@ -455,7 +455,8 @@ class Store:
 #: The order scoring reads posts in: a thread's posts together, oldest first.
 THREAD_ORDER = "p.source, p.thread_id, p.created_at, p.id"
 #: The posts columns the scorer reads (text, and the links a reply inherits tickers through).
-CONTEXT_COLUMNS = "p.source, p.id, p.thread_id, p.parent_id, p.title, p.body"
+ANALYZE_COLUMNS = ["source", "id", "thread_id", "parent_id", "title", "body"]
+CONTEXT_COLUMNS = ", ".join(f"p.{c}" for c in ANALYZE_COLUMNS)
 
 
 def _unscored(alias: str) -> str:
