@@ -21,6 +21,14 @@ Example (also in README.md, "A run config", and examples/offline.toml)::
     files = ["RC_2024-01.zst"]
     subreddit = ["stocks", "wallstreetbets"]
 
+    [score]                   # optional; the local engine is the default
+    engine = "ray"            # or "local"
+    address = "auto"          # ray only: auto, ray://HOST:PORT or HOST:PORT (none: a local Ray on this machine)
+    actors = 4                # ray only: scorer actors (default: one per 2 CPUs, or per GPU share)
+    gpus_per_actor = 0        # ray only
+    batch_size = 512          # posts per committed batch (per shard on ray)
+    shards = "shards/"        # ray only: a folder every Ray node reads and writes (default: DB.ray)
+
     [prices]
     start = "2020-01-01"
     csv = "prices/"           # optional: TICKER.csv files instead of Yahoo
@@ -39,7 +47,7 @@ from __future__ import annotations
 
 import glob
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -49,7 +57,9 @@ from crowdpulse.errors import ConfigError
 SITES = ("reddit", "oldreddit", "stocktwits", "community", "discourse", "phpbb", "vbulletin", "hackernews")
 IMPORT_KINDS = ("reddit-dump", "csv")
 SIGNALS = ("mean_score", "bullishness", "count")
-TOP_KEYS = {"db", "model", "tickers", "scrape", "load", "import", "prices", "correlate", "report"}
+TOP_KEYS = {"db", "model", "tickers", "scrape", "load", "import", "score", "prices", "correlate", "report"}
+ENGINES = ("local", "ray")
+RAY_ONLY = ("address", "actors", "gpus_per_actor", "shards")
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,47 @@ class ImportJob:
 
 
 @dataclass(frozen=True)
+class ScoreSettings:
+    """How ``score`` runs: the engine and, for Ray, where and how wide (``[score]``, or the score options)."""
+
+    engine: str = "local"
+    address: str | None = None
+    actors: int | None = None
+    gpus_per_actor: float = 0.0
+    batch_size: int = 512
+    shards: Path | None = None
+
+    def problem(self, name=lambda key: key) -> str | None:
+        """The first thing wrong with these settings, as one line naming the key by ``name(key)``; else None."""
+        if self.engine not in ENGINES:
+            return f"{name('engine')} {self.engine!r} is not one of {', '.join(ENGINES)}"
+        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
+            return f"{name('batch_size')} must be a positive integer, not {self.batch_size!r}"
+        if self.actors is not None and (not isinstance(self.actors, int) or isinstance(self.actors, bool)
+                                        or self.actors < 1):
+            return f"{name('actors')} must be a positive integer, not {self.actors!r}"
+        gpus = self.gpus_per_actor
+        if not isinstance(gpus, (int, float)) or isinstance(gpus, bool) or not 0 <= gpus < 1e6:
+            return f"{name('gpus_per_actor')} must be a number of GPUs (0, 0.5, 1...), not {gpus!r}"
+        if self.address is not None and not _ray_address(self.address):
+            return f"{name('address')} {self.address!r} is not auto, ray://HOST:PORT or HOST:PORT"
+        if self.engine == "local":
+            given = [k for k in RAY_ONLY if getattr(self, k) not in (None, 0, 0.0)]
+            if given:
+                return f"{name(given[0])} applies to the ray engine only (set {name('engine')} to ray)"
+        return None
+
+
+def _ray_address(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    if value == "auto":
+        return True
+    host, _, port = value.removeprefix("ray://").rpartition(":")
+    return bool(host) and port.isdigit()
+
+
+@dataclass(frozen=True)
 class RunConfig:
     path: Path
     text: str
@@ -88,6 +139,7 @@ class RunConfig:
     lags: int = 5
     permutations: int = 1000
     report_out: Path | None = None
+    score: ScoreSettings = ScoreSettings()
 
 
 def _fail(path: Path, msg: str) -> ConfigError:
@@ -183,6 +235,19 @@ def load_config(path: str | Path) -> RunConfig:
     if int(corr.get("permutations", 1000)) < 99:
         raise _fail(path, "correlate.permutations must be at least 99 (p-values down to 0.01)")
     report = raw.get("report", {})
+    score = raw.get("score", {})
+    unknown = set(score) - {f.name for f in fields(ScoreSettings)} if isinstance(score, dict) else None
+    if unknown is None or unknown:
+        raise _fail(path, f"[score] takes engine, batch_size, {', '.join(RAY_ONLY)}"
+                          + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
+    if isinstance(score.get("shards"), str):
+        score = {**score, "shards": (base / score["shards"]).resolve()}
+    elif "shards" in score:
+        raise _fail(path, f"score.shards must be a folder path, not {score['shards']!r}")
+    settings = ScoreSettings(**score)
+    problem = settings.problem(lambda key: f"score.{key}")
+    if problem:
+        raise _fail(path, problem)
     return RunConfig(
         path=path.resolve(),
         text=text,
@@ -198,4 +263,5 @@ def load_config(path: str | Path) -> RunConfig:
         lags=int(corr.get("lags", 5)),
         permutations=int(corr.get("permutations", 1000)),
         report_out=(base / report.get("out", "report.html")).resolve() if report is not False else None,
+        score=settings,
     )

@@ -18,8 +18,9 @@ from typing import Any
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn,
                            TransferSpeedColumn)
 
+from crowdpulse.config import ScoreSettings
 from crowdpulse.errors import CrowdpulseError
-from crowdpulse.store import Store
+from crowdpulse.store import Store, posts_frame
 from scrapers.csv_export import CsvColumns, CsvStats, read_csv_export
 from scrapers.reddit_dump import DumpFilter, DumpStats, batched, read_dump
 
@@ -106,6 +107,87 @@ def import_reddit_dumps(store: Store, paths: Sequence[str | Path], filt: DumpFil
                      stats.corrupt, " (truncated)" if stats.truncated else "")
         run.status = "partial" if result.problems() else "ok"
     return result
+
+
+def stage_reddit_dumps(paths: Sequence[str | Path], filt: DumpFilter, folder: Path, batch_size: int = BATCH_SIZE,
+                       progress: bool = True) -> list[DumpStats]:
+    """Stream the dumps into Parquet files ``folder/part-NNNNN.parquet`` (the posts table's columns and
+    ``seq``, the order read) instead of the database; memory holds one batch. Returns per-file counts."""
+    from datetime import datetime, timezone
+
+    from crowdpulse.shards import write_parquet
+
+    files = _check_files(paths)
+    depths: dict[str, int] = {}
+    stats_list, seq, part = [], 0, 0
+    folder.mkdir(parents=True, exist_ok=True)
+    with _progress(progress) as bar:
+        for path in files:
+            stats = DumpStats(str(path))
+            stats_list.append(stats)
+            task = bar.add_task(path.name, total=path.stat().st_size, kept=0) if bar else None
+
+            def on_block(s: DumpStats, task: Any = task) -> None:
+                if bar:
+                    bar.update(task, completed=s.compressed_bytes, kept=s.kept)
+
+            for batch in batched(read_dump(path, filt, stats, depths=depths, on_block=on_block), batch_size):
+                frame = posts_frame(batch).assign(fetched_at=datetime.now(timezone.utc).replace(tzinfo=None))
+                write_parquet(frame.assign(seq=range(seq, seq + len(frame))), folder / f"part-{part:05d}.parquet")
+                seq, part = seq + len(frame), part + 1
+            on_block(stats)
+            log.info("%s: %d lines, %d kept, %d corrupt%s (staged)", path, stats.lines, stats.kept,
+                     stats.corrupt, " (truncated)" if stats.truncated else "")
+    return stats_list
+
+
+def import_and_score_reddit_dumps(store: Store, paths: Sequence[str | Path], filt: DumpFilter, spec: str,
+                                  settings: ScoreSettings, batch_size: int = BATCH_SIZE, progress: bool = True,
+                                  verbose: bool = False) -> tuple[ImportResult, dict[str, Any]]:
+    """Import the dumps and score what they bring (and any other unscored post) with ``settings.engine``.
+
+    Local: :func:`import_reddit_dumps`, then :func:`crowdpulse.scoring.score_store`. Ray: the dumps are
+    streamed into staged Parquet files, not into the database; shards of whole threads go to Ray, and
+    each shard's posts are upserted with their scores in one transaction. Both store the same rows.
+    Returns the import's counts and the scoring's.
+    """
+    if settings.engine == "local":
+        from crowdpulse.scoring import score_store
+        from models import load_model
+
+        model = load_model(spec)
+        result = import_reddit_dumps(store, paths, filt, batch_size=batch_size, progress=progress)
+        return result, score_store(store, model, batch_size=settings.batch_size, progress=progress)
+    from crowdpulse.ray_engine import (model_id_for, new_counts, owner_of, require_ray, run_shards, score_store_ray,
+                                       shards_root)
+    from crowdpulse.shards import remove_runs, run_folder
+
+    require_ray()
+    files = _check_files(paths)
+    model_id = model_id_for(spec)
+    root = shards_root(store, settings)
+    remove_runs(root, owner_of(store))
+    result = ImportResult(run_id=f"import-dump-{uuid.uuid4().hex[:12]}")
+    counts = new_counts(model_id)
+    config = {"files": [str(p) for p in files], "subreddits": sorted(filt.subreddits), "match": filt.match,
+              "since": filt.since, "until": filt.until, "score": {"engine": "ray", "model_id": model_id}}
+    staging = run_folder(root, f"stage-{uuid.uuid4().hex[:12]}", owner_of(store))
+    try:
+        with store.recorded_run(result.run_id, "import reddit-dump", config, result.counts) as run:
+            result.files = stage_reddit_dumps(files, filt, staging, batch_size, progress)
+            if any(staging.glob("part-*.parquet")):
+                run_shards(store, lambda: store.staged_threads(str(staging / "part-*.parquet"), model_id), spec,
+                           model_id, settings, store_posts=True, progress=progress, verbose=verbose, counts=counts)
+            result.inserted, result.updated = counts["posts_inserted"], counts["posts_updated"]
+            run.status = "partial" if result.problems() else "ok"
+    finally:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+    rest = score_store_ray(store, spec, settings, progress=progress, verbose=verbose)  # outside these threads
+    for key in ("posts", "scores", "stances", "themes", "batches", "shards"):
+        counts[key] += rest[key]
+    return result, counts
 
 
 def import_csv(store: Store, path: str | Path, columns: CsvColumns, source: str = "csv",

@@ -149,12 +149,14 @@ def _import(store: Store, job: ImportJob) -> Any:
 
 
 def _score(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
-    from crowdpulse.scoring import score_store
+    from crowdpulse.scoring import score_store, score_with
     from models import load_model
 
+    if config.score.engine != "local":
+        return dict(score_with(store, config.model, config.score))
     model = load_model(config.model)
     context["model"] = model
-    return dict(score_store(store, model, progress=True))
+    return dict(score_store(store, model, batch_size=config.score.batch_size, progress=True))
 
 
 def _model_id(store: Store, config: RunConfig, context: dict) -> str:

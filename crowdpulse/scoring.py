@@ -1,7 +1,9 @@
 """Score the store's unscored posts: scores, per-ticker stances and themes, in committed batches.
 
 A batch's three tables are written in one transaction, so a run killed halfway keeps every
-batch committed before the kill and the next run scores only what is left.
+batch committed before the kill and the next run scores only what is left. :func:`score_with`
+runs the engine a :class:`~crowdpulse.config.ScoreSettings` names: this one (local) or Ray
+(:mod:`crowdpulse.ray_engine`), which calls the same ``analyze_posts`` on shards of whole threads.
 """
 from __future__ import annotations
 
@@ -12,12 +14,12 @@ from typing import Any
 
 import pandas as pd
 
+from crowdpulse.config import ScoreSettings
 from crowdpulse.errors import CrowdpulseError
-from crowdpulse.store import Store
+from crowdpulse.store import ANALYZE_COLUMNS, CONTEXT_COLUMNS, Store
 
 log = logging.getLogger(__name__)
 
-CONTEXT_COLUMNS = "source, id, thread_id, parent_id, title, body"
 
 
 def thread_context(store: Store, batch: pd.DataFrame) -> pd.DataFrame:
@@ -29,11 +31,11 @@ def thread_context(store: Store, batch: pd.DataFrame) -> pd.DataFrame:
             continue
         marks = ", ".join("?" for _ in threads)
         frames.append(store.query(
-            f"SELECT {CONTEXT_COLUMNS} FROM posts WHERE source = ? AND thread_id IN ({marks})",
+            f"SELECT {CONTEXT_COLUMNS} FROM posts p WHERE p.source = ? AND p.thread_id IN ({marks})",
             [source, *threads],
         ))
     if not frames:
-        return pd.DataFrame(columns=CONTEXT_COLUMNS.split(", "))
+        return pd.DataFrame(columns=ANALYZE_COLUMNS)
     ctx = pd.concat(frames, ignore_index=True)
     in_batch = set(zip(batch["source"].astype(str), batch["id"].astype(str)))
     keep = [(s, i) not in in_batch for s, i in zip(ctx["source"].astype(str), ctx["id"].astype(str))]
@@ -90,3 +92,16 @@ def score_store(store: Store, model, *, batch_size: int = 512, progress: bool = 
     log.info("scored %d posts with %s: %d stances, %d themes", counts["posts"], model_id,
              counts["stances"], counts["themes"])
     return counts
+
+
+def score_with(store: Store, spec: str, settings: ScoreSettings, *, progress: bool = True,
+               verbose: bool = False) -> dict[str, Any]:
+    """Score every unscored post for model ``spec`` with the engine ``settings`` names; returns counts."""
+    if settings.engine == "ray":
+        from crowdpulse.ray_engine import require_ray, score_store_ray
+
+        require_ray()
+        return score_store_ray(store, spec, settings, progress=progress, verbose=verbose)
+    from models import load_model
+
+    return score_store(store, load_model(spec), batch_size=settings.batch_size, progress=progress)

@@ -402,15 +402,69 @@ class Store:
 
     def unscored_posts(self, model_id: str) -> pd.DataFrame:
         """Posts with text that have no score row for ``model_id`` yet."""
-        return self.query(
-            """SELECT p.* FROM posts p
-               WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.source = p.source
-                                 AND s.post_id = p.id AND s.model_id = ?)
-               AND coalesce(p.body, '') NOT IN ('[deleted]', '[removed]')
-               AND length(trim(coalesce(p.title, '') || coalesce(p.body, ''))) > 0
-               ORDER BY p.source, p.thread_id, p.created_at, p.id""",
-            [model_id],
-        )
+        return self.query(f"SELECT p.* FROM posts p WHERE {_unscored('p')} ORDER BY {THREAD_ORDER}", [model_id])
+
+    def stream(self, sql: str, params: Sequence[Any] | None = None, rows: int = 20_000) -> Iterator[pd.DataFrame]:
+        """The result of ``sql`` as DataFrames of at most ``rows`` rows, read as DuckDB produces them (a
+        result larger than memory never sits in memory whole). It reads through a cursor of its own, so
+        it sees what is committed, and other queries may run while it is being read."""
+        cursor = self.con.cursor()
+        try:
+            relation = cursor.sql(sql, params=list(params or []))
+            read = getattr(relation, "to_arrow_reader", None) or relation.record_batch  # duckdb >= 1.4 / older
+            for batch in read(rows):
+                yield batch.to_pandas()
+        finally:
+            cursor.close()
+
+    def unscored_threads(self, model_id: str, rows: int = 20_000) -> Iterator[pd.DataFrame]:
+        """Every post :meth:`unscored_posts` returns (``to_score`` true) with the other posts of its thread
+        (``to_score`` false: the context a reply inherits tickers from), in thread order, streamed."""
+        return self.stream(
+            f"""WITH todo AS (SELECT p.source, p.id, p.thread_id FROM posts p WHERE {_unscored('p')}),
+                threads AS (SELECT DISTINCT source, thread_id FROM todo WHERE thread_id IS NOT NULL)
+                SELECT {CONTEXT_COLUMNS}, p.created_at, t.id IS NOT NULL AS to_score
+                FROM posts p LEFT JOIN todo t ON t.source = p.source AND t.id = p.id
+                WHERE t.id IS NOT NULL OR EXISTS (SELECT 1 FROM threads h WHERE h.source = p.source
+                                                  AND h.thread_id = p.thread_id)
+                ORDER BY {THREAD_ORDER}""",
+            [model_id], rows)
+
+    def staged_threads(self, staged: str, model_id: str, rows: int = 20_000) -> Iterator[pd.DataFrame]:
+        """Posts staged as Parquet files (``staged``, a glob; column ``seq`` orders repeats of a post, the last
+        wins) with the stored posts of their threads, in thread order, streamed. ``to_store`` marks the staged
+        rows; ``to_score`` the posts :meth:`unscored_posts` would return once they are stored."""
+        return self.stream(
+            f"""WITH staged AS (SELECT * EXCLUDE (seq) FROM read_parquet(?, union_by_name = true)
+                                QUALIFY row_number() OVER (PARTITION BY source, id ORDER BY seq DESC) = 1),
+                threads AS (SELECT DISTINCT source, thread_id FROM staged WHERE thread_id IS NOT NULL)
+                SELECT p.*, TRUE AS to_store, {_unscored('p')} AS to_score FROM staged p
+                UNION ALL BY NAME
+                SELECT {CONTEXT_COLUMNS}, p.created_at, FALSE AS to_store, {_unscored('p')} AS to_score
+                FROM posts p
+                WHERE EXISTS (SELECT 1 FROM threads h WHERE h.source = p.source AND h.thread_id = p.thread_id)
+                AND NOT EXISTS (SELECT 1 FROM staged s WHERE s.source = p.source AND s.id = p.id)
+                ORDER BY {THREAD_ORDER.replace('p.', '')}""",
+            [staged, model_id, model_id], rows)
+
+    def read_parquet(self, path: str | os.PathLike) -> pd.DataFrame:
+        """A Parquet file (or glob) as DuckDB reads it."""
+        return self.query("SELECT * FROM read_parquet(?)", [str(path)])
+
+
+#: The order scoring reads posts in: a thread's posts together, oldest first.
+THREAD_ORDER = "p.source, p.thread_id, p.created_at, p.id"
+#: The posts columns the scorer reads (text, and the links a reply inherits tickers through).
+ANALYZE_COLUMNS = ["source", "id", "thread_id", "parent_id", "title", "body"]
+CONTEXT_COLUMNS = ", ".join(f"p.{c}" for c in ANALYZE_COLUMNS)
+
+
+def _unscored(alias: str) -> str:
+    """SQL: the post ``alias`` has text and no score row for the model_id bound at this ``?``."""
+    return f"""(NOT EXISTS (SELECT 1 FROM scores s WHERE s.source = {alias}.source AND s.post_id = {alias}.id
+                           AND s.model_id = ?)
+               AND coalesce({alias}.body, '') NOT IN ('[deleted]', '[removed]')
+               AND length(trim(coalesce({alias}.title, '') || coalesce({alias}.body, ''))) > 0)"""
 
 
 class _Transaction:

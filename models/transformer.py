@@ -60,7 +60,17 @@ def special_affixes(tokenizer: Any) -> tuple[list[int], list[int]]:
 
 
 def default_threads() -> int:
-    """Threads for CPU inference: the cores this process may use."""
+    """Threads for CPU inference: ``$CROWDPULSE_THREADS`` when set (a Ray actor sets it to the CPUs it
+    was given, since Ray does not pin actors to cores), else the cores this process may use."""
+    raw = os.environ.get("CROWDPULSE_THREADS")
+    if raw:
+        try:
+            threads = int(raw)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise ModelError(f"CROWDPULSE_THREADS must be a positive whole number, got {raw!r}")
+        return threads
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux

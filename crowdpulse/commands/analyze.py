@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from crowdpulse.commands.common import DEFAULT_DB_PATH, DbOption, ModelOption, console, open_store
+from crowdpulse.commands.common import (DEFAULT_DB_PATH, ActorsOption, AddressOption, DbOption, EngineOption,
+                                       GpusOption, ModelOption, ShardsOption, console, open_store, score_settings)
 from crowdpulse.errors import CrowdpulseError
 
 POST_FIELDS = ("source", "id", "thread_id", "parent_id", "title", "body", "created_at", "score")
@@ -119,23 +120,34 @@ def register(app: typer.Typer) -> None:
     def score(
         db: DbOption = DEFAULT_DB_PATH,
         model: ModelOption = "default",
-        batch_size: Annotated[int, typer.Option("--batch-size", help="Posts per committed batch.", min=1)] = 512,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Posts per committed batch (on ray: per shard, whole threads).", min=1)] = 512,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        engine: EngineOption = "local",
+        address: AddressOption = None,
+        actors: ActorsOption = None,
+        gpus_per_actor: GpusOption = 0.0,
+        shards: ShardsOption = None,
     ) -> None:
         """Score every unscored post in the database: label, stance per ticker, themes.
 
         Writes the scores, stances and themes tables in committed batches; a killed run keeps
-        what was committed and the next run goes on from there.
+        what was committed and the next run goes on from there. --engine ray scores Parquet
+        shards on a Ray cluster with the same results (docs/scale.md).
 
         Example: crowdpulse score --db crowdpulse.duckdb --model default
+        Example: crowdpulse score --engine ray --address auto --actors 8
         """
-        from crowdpulse.scoring import score_store
-        from models import load_model
+        import logging
 
-        scorer = load_model(model)
+        from crowdpulse.scoring import score_with
+
+        settings = score_settings(engine, address, actors, gpus_per_actor, batch_size, shards)
         with open_store(db, existing=True) as store:
-            counts = score_store(store, scorer, batch_size=batch_size, progress=not quiet)
+            counts = score_with(store, model, settings, progress=not quiet,
+                                verbose=logging.getLogger().level <= logging.INFO)
+        actors = counts.get("actors")
+        where = f" on Ray ({actors} actor{'s' * (actors > 1)})" if actors else ""
         console.print(
-            f"scored {counts['posts']:,} posts with {counts['model_id']}: {counts['scores']:,} scores, "
+            f"scored {counts['posts']:,} posts with {counts['model_id']}{where}: {counts['scores']:,} scores, "
             f"{counts['stances']:,} stances, {counts['themes']:,} themes in {counts['batches']} batch(es)"
         )

@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from crowdpulse.commands.common import DEFAULT_DB_PATH, DbOption, console, err_console, open_store
+from crowdpulse.commands.common import (DEFAULT_DB_PATH, ActorsOption, AddressOption, DbOption, EngineOption,
+                                       GpusOption, ModelOption, ShardsOption, console, err_console, open_store,
+                                       score_settings)
 from crowdpulse.errors import CrowdpulseError
 
 
@@ -40,16 +42,28 @@ def register(app: typer.Typer) -> None:
         until: Annotated[Optional[str], typer.Option(help="Keep posts created before this UTC time; a plain date includes that whole day.")] = None,
         batch_size: Annotated[int, typer.Option(help="Rows per committed batch.", min=1)] = 5000,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        score: Annotated[bool, typer.Option("--score", help="Also score what was imported (and any other unscored post), as `crowdpulse score` does.")] = False,
+        model: ModelOption = "default",
+        engine: EngineOption = "local",
+        address: AddressOption = None,
+        actors: ActorsOption = None,
+        gpus_per_actor: GpusOption = 0.0,
+        shards: ShardsOption = None,
     ) -> None:
         """Stream Reddit archive dumps (zstd, one JSON object per line) into the posts table.
 
         Submissions and comments are told apart by the file name (RS_/RC_, _submissions/_comments)
         or by their fields. Corrupt lines are counted and skipped; a truncated file keeps the rows
-        read before the cut. Importing a file twice stores nothing twice.
+        read before the cut. Importing a file twice stores nothing twice. With --score --engine ray
+        the dumps are streamed into Parquet shards, not into the database first; each shard's posts
+        are stored with their scores (docs/scale.md).
 
         Example: crowdpulse import reddit-dump RC_2021-01.zst RS_2021-01.zst --subreddit stocks,wallstreetbets --match "IWM|TLT|russell|treasur" --since 2021-01-01 --until 2021-01-31
+        Example: crowdpulse import reddit-dump RC_2021-*.zst --subreddit wallstreetbets --score --engine ray --address auto
         """
-        from crowdpulse.imports import import_reddit_dumps, parse_bound
+        import logging
+
+        from crowdpulse.imports import import_and_score_reddit_dumps, import_reddit_dumps, parse_bound
         from scrapers.reddit_dump import DumpFilter
 
         filt = DumpFilter(
@@ -58,10 +72,22 @@ def register(app: typer.Typer) -> None:
         )
         if filt.since and filt.until and filt.since >= filt.until:
             raise CrowdpulseError(f"--since {since} is not before --until {until}: nothing could match")
+        if not score and (engine != "local" or model != "default"):
+            raise CrowdpulseError("--engine and --model choose how --score scores; add --score")
+        settings = score_settings(engine, address, actors, gpus_per_actor, 512, shards)
+        counts = None
         with open_store(db) as store:
-            result = import_reddit_dumps(store, files, filt, batch_size=batch_size, progress=not quiet)
+            if score:
+                result, counts = import_and_score_reddit_dumps(
+                    store, files, filt, model, settings, batch_size=batch_size, progress=not quiet,
+                    verbose=logging.getLogger().level <= logging.INFO)
+            else:
+                result = import_reddit_dumps(store, files, filt, batch_size=batch_size, progress=not quiet)
         _summary(result, f"import into {db}")
         console.print(f"stored {result.stored:,} posts ({result.inserted:,} new, {result.updated:,} updated); run {result.run_id}")
+        if counts is not None:
+            console.print(f"scored {counts['posts']:,} posts with {counts['model_id']}: {counts['stances']:,} stances, "
+                          f"{counts['themes']:,} themes")
         problems = result.problems()
         if problems:
             raise CrowdpulseError("; ".join(problems))
