@@ -36,6 +36,7 @@ class ImportResult:
     files: list[Any] = field(default_factory=list)  # DumpStats or CsvStats
     inserted: int = 0
     updated: int = 0
+    repaired: int = 0  # stored with U+FFFD for a lone surrogate
 
     @property
     def stored(self) -> int:
@@ -46,7 +47,7 @@ class ImportResult:
         return [m for m in (getattr(f, "message", lambda: None)() for f in self.files) if m]
 
     def counts(self) -> dict[str, Any]:
-        return {"inserted": self.inserted, "updated": self.updated,
+        return {"inserted": self.inserted, "updated": self.updated, "repaired": self.repaired,
                 "files": [vars(f) for f in self.files]}
 
 
@@ -110,20 +111,21 @@ def import_reddit_dumps(store: Store, paths: Sequence[str | Path], filt: DumpFil
 
 def import_csv(store: Store, path: str | Path, columns: CsvColumns, source: str = "csv",
                precision: str | None = None, progress: bool = True,
-               chunksize: int = 20_000) -> ImportResult:
-    """Read one CSV export into ``store.posts``, one committed transaction per chunk."""
+               chunksize: int = 20_000, encoding: str = "utf-8") -> ImportResult:
+    """Read one CSV export (text in ``encoding``) into ``store.posts``, one committed transaction per chunk."""
     (path,) = _check_files([path])
     result = ImportResult(run_id=f"import-csv-{uuid.uuid4().hex[:12]}")
     stats = CsvStats(str(path))
     result.files.append(stats)
-    config = {"file": str(path), "columns": columns.named(), "source": source, "precision": precision}
+    config = {"file": str(path), "columns": columns.named(), "source": source, "precision": precision,
+              "encoding": encoding}
     with store.recorded_run(result.run_id, "import csv", config, result.counts), (
             _progress(False) if not progress else Progress(
                 TextColumn("[bold]{task.description}"), TextColumn("{task.completed:,} rows"),
                 TextColumn("{task.fields[kept]:,} stored"), TimeElapsedColumn())) as bar:
         task = bar.add_task(path.name, total=None, kept=0) if bar else None
         for posts in read_csv_export(path, columns, source=source, precision=precision,
-                                     stats=stats, chunksize=chunksize):
+                                     stats=stats, chunksize=chunksize, encoding=encoding):
             _store(store, posts, result)
             if bar:
                 bar.update(task, completed=stats.rows, kept=stats.posts)
@@ -136,6 +138,7 @@ def _store(store: Store, posts: list, result: ImportResult) -> None:
     counts = store.upsert_posts(posts)
     result.inserted += counts.inserted
     result.updated += counts.updated
+    result.repaired += counts.repaired
 
 
 def parse_bound(value: str | None, option: str, end: bool = False):

@@ -94,7 +94,7 @@ def run_pipeline(
 
 # ----------------------------------------------------------------------- steps
 def _collect(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
-    counts: dict[str, Any] = {"posts_new": 0, "posts_updated": 0}
+    counts: dict[str, Any] = {"posts_new": 0, "posts_updated": 0, "posts_repaired": 0}
     if config.scrape:
         from crowdpulse.scrape import run_scrape
 
@@ -102,6 +102,7 @@ def _collect(store: Store, config: RunConfig, context: dict, result: RunResult) 
             got = run_scrape(store, job.site, job.target, **job.options)
             counts["posts_new"] += int(got.get("posts_new", 0))
             counts["posts_updated"] += int(got.get("posts_updated", 0))
+            counts["posts_repaired"] += int(got.get("posts_repaired", 0))
     if config.load:
         from crowdpulse.loading import load_files
 
@@ -109,11 +110,13 @@ def _collect(store: Store, config: RunConfig, context: dict, result: RunResult) 
             got = load_files(store, job.site, job.files)
             counts["posts_new"] += got.inserted
             counts["posts_updated"] += got.updated
+            counts["posts_repaired"] += got.repaired
     if config.imports:
         for job in config.imports:
             got = _import(store, job)
             counts["posts_new"] += got.inserted
             counts["posts_updated"] += got.updated
+            counts["posts_repaired"] += got.repaired
     return counts
 
 
@@ -145,6 +148,7 @@ def _import(store: Store, job: ImportJob) -> Any:
         else:
             result.inserted += got.inserted
             result.updated += got.updated
+            result.repaired += got.repaired
     return result
 
 

@@ -117,10 +117,48 @@ class SchemaVersionError(StoreError):
 
 @dataclass(frozen=True)
 class UpsertCount:
-    """What an upsert did: rows it added and rows it updated in place."""
+    """What an upsert did: rows it added, rows it updated in place, and rows whose text held a lone
+    surrogate (stored with U+FFFD in its place, :func:`replace_lone_surrogates`)."""
 
     inserted: int
     updated: int
+    repaired: int = 0
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """``text`` with every unpaired UTF-16 surrogate (half an emoji, as JSON APIs emit ``\\ud83d``
+    alone) replaced by U+FFFD; a high+low pair becomes the character it encodes. Such text cannot be
+    encoded as UTF-8, so no database or Arrow column can hold it."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if not isinstance(value, str) or value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _repaired_records(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """``rows`` with lone surrogates replaced in every text value (copies of the rows that change),
+    and how many rows changed. Records cross into the store here, so one bad character never stops
+    a scrape or an import (every rerun would stop at the same record)."""
+    repaired = 0
+    out = rows
+    for i, row in enumerate(rows):
+        bad = [k for k, v in row.items() if _has_lone_surrogate(v)]
+        if not bad:
+            continue
+        if out is rows:
+            out = list(rows)
+        out[i] = {**row, **{k: replace_lone_surrogates(row[k]) for k in bad}}
+        repaired += 1
+    if repaired:
+        log.warning("%d row(s) held lone surrogates (broken characters); stored with U+FFFD", repaired)
+    return out, repaired
 
 
 def _writable(folder: Path) -> bool:
@@ -270,7 +308,10 @@ class Store:
         """Insert or update ``rows`` in ``table`` by its key, in one transaction."""
         if table not in TABLES:
             raise StoreError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
-        df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        repaired = 0
+        if not isinstance(rows, pd.DataFrame):
+            rows, repaired = _repaired_records([dict(r) for r in rows])
+        df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
         if df.empty:
             return UpsertCount(0, 0)
         types = self.column_types(table)
@@ -314,13 +355,20 @@ class Store:
                     self.con.unregister("_upsert_df")
                 except duckdb.Error:  # an aborted transaction refuses even this; the cause above is what matters
                     pass
-        return UpsertCount(inserted=len(df) - existing, updated=existing)
+        return UpsertCount(inserted=len(df) - existing, updated=existing, repaired=repaired)
 
     def upsert_posts(self, posts: Iterable[Post] | pd.DataFrame) -> UpsertCount:
-        df = posts if isinstance(posts, pd.DataFrame) else posts_frame(posts)
+        """Upsert posts; ``repaired`` counts those stored with U+FFFD for a lone surrogate."""
+        repaired = 0
+        if isinstance(posts, pd.DataFrame):
+            df = posts
+        else:
+            rows, repaired = _repaired_records([p.to_dict() if isinstance(p, Post) else dict(p) for p in posts])
+            df = posts_frame(rows)
         if "fetched_at" not in df.columns:
             df = df.assign(fetched_at=datetime.now(timezone.utc).replace(tzinfo=None))
-        return self.upsert("posts", df)
+        got = self.upsert("posts", df)
+        return UpsertCount(got.inserted, got.updated, repaired)
 
     def columns(self, table: str) -> list[str]:
         return list(self.column_types(table))

@@ -18,6 +18,13 @@ DEFAULT_DB_PATH = Path(DEFAULT_DB)
 ModelOption = Annotated[str, typer.Option("--model", help="Model spec: default, vader, tfidf, a Hugging Face name or a local folder.")]
 
 
+def repaired_note(n: int) -> str:
+    """What the store did to posts whose text held a lone surrogate (empty when none did)."""
+    if not n:
+        return ""
+    return f"{n:,} post{'' if n == 1 else 's'} with broken characters (lone surrogates) stored with U+FFFD"
+
+
 @contextmanager
 def open_store(db: Path, read_only: bool = False, *, existing: bool = False) -> Iterator[Store]:
     """The database at ``db``; with ``existing``, a missing file is an error rather than a new empty

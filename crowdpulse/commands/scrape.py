@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from crowdpulse.commands.common import DEFAULT_DB_PATH, DbOption, console, err_console, open_store
+from crowdpulse.commands.common import DEFAULT_DB_PATH, DbOption, console, err_console, open_store, repaired_note
 
 
 def register(app: typer.Typer) -> None:
@@ -72,4 +72,5 @@ def scrape_cmd(
             raise
     console.print(f"{site} {target}: {counts['pages']} pages, {counts['posts_new']} new posts, "
                   f"{counts['posts_updated']} updated, {counts.get('retry/count', 0)} retries, "
-                  f"{counts.get('request/count', 0)} requests")
+                  f"{counts.get('request/count', 0)} requests"
+                  + (f"; {repaired_note(counts['posts_repaired'])}" if counts.get("posts_repaired") else ""))
