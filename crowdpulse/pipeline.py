@@ -64,6 +64,7 @@ def run_pipeline(
     if previous:
         run_id, done = previous
         result = RunResult(run_id, resumed=True, steps=dict(done.get("steps", {})))
+        store.claim_run(run_id, "run")
     else:
         run_id = f"run-{chash}-{uuid.uuid4().hex[:8]}"
         result = RunResult(run_id, resumed=False)

@@ -208,6 +208,7 @@ class Store:
         self.path = path
         self.read_only = read_only
         self._tx_depth = 0
+        self._live_runs: set[str] = set()  # runs this store started and has not ended
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -406,12 +407,33 @@ class Store:
             "config": config if isinstance(config, str) or config is None else json.dumps(config, default=str),
             "started_at": datetime.now(timezone.utc).replace(tzinfo=None), "status": "running",
         }])
+        self.claim_run(run_id, command)
+
+    def claim_run(self, run_id: str, command: str) -> None:
+        """Take ``run_id`` as this store's live run, and mark the killed runs of the same command
+        ``interrupted``: a row that still says ``running`` but was started by no live store is one
+        whose process died before it could record the end (kill -9, a power cut), since only one
+        process at a time can write the file."""
+        self._live_runs.add(run_id)
+        live = sorted(self._live_runs)
+        marks = ", ".join("?" for _ in live)
+        self.con.execute(
+            f"UPDATE runs SET status = 'interrupted' WHERE status = 'running' AND command = ? AND run_id NOT IN ({marks})",
+            [command, *live],
+        )
+
+    def killed_runs(self) -> set[str]:
+        """Runs whose row says ``running`` though no live store runs them (see :meth:`claim_run`)."""
+        rows = self.con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()
+        return {r[0] for r in rows} - self._live_runs
 
     def finish_run(self, run_id: str, counts: dict[str, Any], status: str = "ok") -> None:
         self.con.execute(
             "UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE run_id = ?",
             [datetime.now(timezone.utc).replace(tzinfo=None), status, json.dumps(counts, default=str), run_id],
         )
+        if status != "running":
+            self._live_runs.discard(run_id)
 
     @contextmanager
     def recorded_run(self, run_id: str, command: str, config: Any = None,
