@@ -19,6 +19,7 @@ from typing import Any
 
 
 from crowdpulse.config import ImportJob, RunConfig
+from crowdpulse.errors import ConfigError
 from crowdpulse.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ def run_pipeline(
     on_step: Callable[[str, str], None] | None = None,
 ) -> RunResult:
     """Run every step of ``config`` against ``store``; resume an unfinished run of the same config."""
+    if config.score.engine != "local":  # declared in the schema; the Ray engine is not in this build
+        raise ConfigError(f"{config.path}: score.engine = {config.score.engine!r}: this build scores on this "
+                          "machine only; use engine = \"local\"")
     chash = config_hash(config)
     previous = None if fresh else _unfinished_run(store, chash)
     if previous:
@@ -137,13 +141,11 @@ def _import(store: Store, job: ImportJob) -> Any:
         return import_reddit_dumps(store, list(job.files), filt)
     roles = {f: opts.get(f"{f}_col") for f in ("text", "time", "id", "thread", "parent", "author", "score", "title", "url")}
     if not roles["text"] or not roles["time"]:
-        from crowdpulse.errors import ConfigError
-
         raise ConfigError("an [[import]] of kind csv needs text_col and time_col")
     result = None
     for path in job.files:
         got = import_csv(store, path, CsvColumns(**roles), source=opts.get("source", "csv"),
-                         precision=opts.get("time_precision"))
+                         precision=opts.get("time_precision"), encoding=opts.get("encoding", "utf-8"))
         if result is None:
             result = got
         else:
@@ -159,7 +161,8 @@ def _score(store: Store, config: RunConfig, context: dict, result: RunResult) ->
 
     model = load_model(config.model)
     context["model"] = model
-    return dict(score_store(store, model, progress=True))
+    batch = {"batch_size": config.score.batch_size} if config.score.batch_size else {}
+    return dict(score_store(store, model, progress=True, **batch))
 
 
 def _model_id(store: Store, config: RunConfig, context: dict) -> str:
