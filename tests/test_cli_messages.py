@@ -1,0 +1,114 @@
+"""Messages a new user met that misled (issue 24): few labels to train on, a folder given for a
+file, a bad sentiment CSV or stats JSON, counts that did not add up, --lags 0, prices offline,
+paths of one machine in the help, --version, flags shown as <bool>, tables cut in a pipe."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from crowdpulse.errors import CrowdpulseError
+from models.labels import LABELS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, cwd=None, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "crowdpulse.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300, env=env)
+
+
+def one_line_error(out: subprocess.CompletedProcess) -> str:
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    err = out.stderr.strip()
+    assert "Traceback" not in err and err.count("\n") == 0, err
+    return err
+
+
+def labeled(n: int, pattern: str = "cycle") -> pd.DataFrame:
+    """n labeled rows: the three labels in turn, only two of them, or nearly all one."""
+    if pattern == "cycle":
+        labels = [LABELS[i % 3] for i in range(n)]
+    elif pattern == "two":
+        labels = [LABELS[i % 2] for i in range(n)]
+    else:
+        labels = [LABELS[0] if i >= 4 else LABELS[i % 2 + 1] for i in range(n)]
+    return pd.DataFrame({"text": [f"post {i} about IWM" for i in range(n)], "label": labels})
+
+
+# ----------------------------------------------------------------- item 9: few labels
+@pytest.mark.parametrize("pattern", ["cycle", "two", "skewed"])
+def test_any_row_count_splits_or_says_how_many_labels_are_needed(pattern):
+    from crowdpulse.commands.models import MIN_PER_CLASS, _stratified_split
+
+    for n in range(0, 41):
+        frame = labeled(n, pattern)
+        counts = frame["label"].value_counts()
+        try:
+            train, held = _stratified_split(frame, 0.1, seed=13)
+        except CrowdpulseError as exc:
+            assert (counts < MIN_PER_CLASS).any() or len(counts) < 2, (n, pattern)
+            assert "need at least 2 labels for each of at least two classes, have bullish" in str(exc)
+            continue
+        assert len(train) + len(held) == n
+        assert set(train["label"]) == set(held["label"]) == set(counts.index), (n, pattern)
+        assert not set(train["text"]) & set(held["text"])
+
+
+class _Trained:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def __call__(self, frame, held, out, **kwargs):
+        self.calls.append((len(frame), len(held)))
+        return SimpleNamespace(out_dir=out, best_epoch=1, temperature=1.0, seconds=1.0, metrics={"macro_f1": 0.5})
+
+
+def test_train_with_ten_labels_from_a_file_or_the_database_reaches_training(tmp_path, monkeypatch):
+    import models.train
+
+    from crowdpulse.cli import app
+    from crowdpulse.store import Store
+    from scrapers.records import Post
+
+    trained = _Trained()
+    monkeypatch.setattr(models.train, "train", trained)
+    labeled(10).to_csv(tmp_path / "ten.csv", index=False)
+    runner = CliRunner()
+    got = runner.invoke(app, ["models", "train", "--data", str(tmp_path / "ten.csv"), "--out", str(tmp_path / "m1")])
+    assert got.exit_code == 0, got.output
+    db = tmp_path / "labels.duckdb"
+    when = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    with Store.open(db) as store:
+        store.upsert_posts([Post("reddit", f"p{i}", f"p{i}", created_at=when, body=f"post {i} about IWM")
+                            for i in range(10)])
+        store.upsert("labels", [{"source": "reddit", "post_id": f"p{i}", "annotator": "a", "label": LABELS[i % 3],
+                                 "labeled_at": when, "origin": "label-studio"} for i in range(10)])
+    got = runner.invoke(app, ["models", "train", "--from-db", "--db", str(db), "--out", str(tmp_path / "m2")])
+    assert got.exit_code == 0, got.output
+    assert trained.calls == [(7, 3), (7, 3)]
+
+
+def test_train_with_too_few_labels_says_how_many_per_class(tmp_path):
+    labeled(5, "skewed").to_csv(tmp_path / "five.csv", index=False)
+    err = one_line_error(cli("models", "train", "--data", str(tmp_path / "five.csv"), "--out", str(tmp_path / "m")))
+    assert err == ("error: too few labels to train and hold out an eval split: need at least 2 labels for each of at "
+                   "least two classes, have bullish 1, bearish 2, neutral 2; label more, or pass --eval FILE to "
+                   "evaluate on other rows")
+
+
+@pytest.mark.slow  # trains MiniLM for an epoch on 10 rows: ~30 s on the shared machine
+def test_train_on_ten_labels_writes_a_model(tmp_path):
+    labeled(10).to_csv(tmp_path / "ten.csv", index=False)
+    out = cli("models", "train", "--data", str(tmp_path / "ten.csv"), "--out", str(tmp_path / "m"), "--epochs", "1")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "m" / "crowdpulse_model.json").is_file()
