@@ -51,7 +51,8 @@ class ImportResult:
                 "files": [vars(f) for f in self.files]}
 
 
-def _check_files(paths: Sequence[str | Path]) -> list[Path]:
+def _check_files(paths: Sequence[str | Path], folder_hint: str = "give dump files (e.g. {}/RC_2021-01.zst or a shell glob)") -> list[Path]:
+    """``paths`` as Paths, each an existing file; ``folder_hint`` says what to give instead of a folder."""
     if not paths:
         raise CrowdpulseError("no files given: name one or more dump files, e.g. RC_2021-01.zst")
     out = []
@@ -59,7 +60,7 @@ def _check_files(paths: Sequence[str | Path]) -> list[Path]:
         if not p.exists():
             raise CrowdpulseError(f"no such file: {p}")
         if p.is_dir():
-            raise CrowdpulseError(f"{p} is a folder: give files (e.g. {p}/RC_2021-01.zst or a shell glob)")
+            raise CrowdpulseError(f"{p} is a folder; {folder_hint.format(p)}")
         out.append(p)
     return out
 
@@ -113,7 +114,7 @@ def import_csv(store: Store, path: str | Path, columns: CsvColumns, source: str 
                precision: str | None = None, progress: bool = True,
                chunksize: int = 20_000, encoding: str = "utf-8") -> ImportResult:
     """Read one CSV export (text in ``encoding``) into ``store.posts``, one committed transaction per chunk."""
-    (path,) = _check_files([path])
+    (path,) = _check_files([path], "give a CSV file")
     result = ImportResult(run_id=f"import-csv-{uuid.uuid4().hex[:12]}")
     stats = CsvStats(str(path))
     result.files.append(stats)

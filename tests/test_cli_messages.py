@@ -112,3 +112,25 @@ def test_train_on_ten_labels_writes_a_model(tmp_path):
     out = cli("models", "train", "--data", str(tmp_path / "ten.csv"), "--out", str(tmp_path / "m"), "--epochs", "1")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "m" / "crowdpulse_model.json").is_file()
+
+
+# ----------------------------------------------------------------- item 10: a folder for a file
+@pytest.mark.parametrize(("args", "says"), [
+    (["import-labels", "{dir}"], "error: {dir} is a folder; give the JSON file Label Studio exported "
+                                 "(Export > JSON in the project)"),
+    (["run", "{dir}"], "error: {dir} is a folder; give a TOML run config file (e.g. examples/offline.toml)"),
+    (["import", "csv", "{dir}", "--text-col", "t", "--time-col", "c"], "error: {dir} is a folder; give a CSV file"),
+    (["import", "reddit-dump", "{dir}"], "error: {dir} is a folder; give dump files (e.g. {dir}/RC_2021-01.zst "
+                                         "or a shell glob)"),
+])
+def test_a_folder_given_for_a_file_says_it_is_a_folder(tmp_path, args, says):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    db = tmp_path / "x.duckdb"
+    if args[0] == "import-labels":
+        from crowdpulse.store import Store
+
+        Store.open(db).close()
+    err = one_line_error(cli(*[a.format(dir=folder) for a in args], "--db", str(db)) if args[0] != "run"
+                         else cli(*[a.format(dir=folder) for a in args]))
+    assert err == says.format(dir=folder)

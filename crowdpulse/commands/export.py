@@ -57,6 +57,10 @@ def import_labels_command(
     """
     from crowdpulse.labelstudio import import_labels
 
+    if file.is_dir():
+        from crowdpulse.errors import CrowdpulseError
+
+        raise CrowdpulseError(f"{file} is a folder; give the JSON file Label Studio exported (Export > JSON in the project)")
     if not file.is_file():
         raise FileNotFoundError(2, "no such file", str(file))
     with open_store(db, existing=True) as store:
