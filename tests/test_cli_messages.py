@@ -134,3 +134,27 @@ def test_a_folder_given_for_a_file_says_it_is_a_folder(tmp_path, args, says):
     err = one_line_error(cli(*[a.format(dir=folder) for a in args], "--db", str(db)) if args[0] != "run"
                          else cli(*[a.format(dir=folder) for a in args]))
     assert err == says.format(dir=folder)
+
+
+# ----------------------------------------------------------------- item 11: name the real problem
+def test_a_sentiment_csv_with_words_for_values_says_so(tmp_path):
+    path = tmp_path / "sentiment.csv"
+    rows = [f"2024-01-{d:02d},IWM,{0.1 * d:.1f}" for d in range(2, 9)] + ["2024-01-09,TLT,bullish", "2024-01-10,TLT,"]
+    path.write_text("date,ticker,value\n" + "\n".join(rows) + "\n")
+    err = one_line_error(cli("correlate", "--sentiment-csv", str(path), "--prices-csv", str(tmp_path)))
+    assert err == (f"error: {path}: column value must hold numbers; data row 8 has 'bullish' "
+                   "(1 of 9 rows is not a number)")
+
+
+def test_report_stats_cut_short_says_it_is_not_valid_json(tmp_path):
+    stats = tmp_path / "stats.json"
+    doc = {"results": [{"ticker": "IWM", "test": "pearson", "lag": 0, "estimate": 0.1, "p_adjusted": 0.5}]}
+    text = json.dumps(doc, indent=1)
+    stats.write_text(text[: len(text) // 2])
+    err = one_line_error(cli("report", "--stats", str(stats), "--db", str(tmp_path / "none.duckdb")))
+    assert err.startswith(f"error: --stats {stats} is not valid JSON (")
+    assert err.endswith("the file ends there, cut short?); write it again with crowdpulse correlate --json FILE")
+    stats.write_text('{"results": [}')
+    err = one_line_error(cli("report", "--stats", str(stats), "--db", str(tmp_path / "none.duckdb")))
+    assert err == (f"error: --stats {stats} is not valid JSON (Expecting value at line 1, column 14); "
+                   "write it again with crowdpulse correlate --json FILE")

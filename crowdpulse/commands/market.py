@@ -61,7 +61,14 @@ def read_sentiment_csv(path: Path) -> Any:
         df["date"] = to_datetime_quiet(df["date"]).dt.normalize()
     except (ValueError, TypeError) as exc:
         raise CrowdpulseError(f"{path}: column date must hold dates like 2024-01-31") from exc
-    df["value"] = pd.to_numeric(df["value"], errors="coerce")
+    values = pd.to_numeric(df["value"], errors="coerce")
+    words = values.isna() & df["value"].notna()
+    if words.any():
+        first = int(words.to_numpy().argmax())
+        raise CrowdpulseError(f"{path}: column value must hold numbers; data row {first + 1} has "
+                              f"{df['value'].iloc[first]!r} ({int(words.sum()):,} of {len(df):,} rows "
+                              f"{'is' if words.sum() == 1 else 'are'} not a number)")
+    df["value"] = values
     return df.dropna(subset=["value"])
 
 
