@@ -473,14 +473,33 @@ class Store:
     def unscored_posts(self, model_id: str) -> pd.DataFrame:
         """Posts with text that have no score row for ``model_id`` yet."""
         return self.query(
-            """SELECT p.* FROM posts p
-               WHERE NOT EXISTS (SELECT 1 FROM scores s WHERE s.source = p.source
-                                 AND s.post_id = p.id AND s.model_id = ?)
-               AND coalesce(p.body, '') NOT IN ('[deleted]', '[removed]')
-               AND length(trim(coalesce(p.title, '') || coalesce(p.body, ''))) > 0
+            f"""SELECT p.* FROM posts p
+               WHERE NOT EXISTS ({_SCORED}) AND NOT ({_DELETED}) AND NOT ({_NO_TEXT})
                ORDER BY p.source, p.thread_id, p.created_at, p.id""",
             [model_id],
         )
+
+    def score_coverage(self, model_id: str) -> dict[str, int]:
+        """How the posts stand for ``model_id``: ``total``, ``scored`` (a score row), and of the rest
+        ``deleted`` ([deleted]/[removed] bodies) and ``no_text``, which scoring skips, and ``unscored``."""
+        row = self.con.execute(
+            f"""SELECT count(*),
+                       count(*) FILTER (WHERE EXISTS ({_SCORED})),
+                       count(*) FILTER (WHERE NOT EXISTS ({_SCORED}) AND {_DELETED}),
+                       count(*) FILTER (WHERE NOT EXISTS ({_SCORED}) AND NOT ({_DELETED}) AND {_NO_TEXT})
+                FROM posts p""",
+            [model_id] * 3,
+        ).fetchone()
+        total, scored, deleted, no_text = (int(v) for v in row)
+        return {"total": total, "scored": scored, "deleted": deleted, "no_text": no_text,
+                "unscored": total - scored - deleted - no_text}
+
+
+#: The posts scoring skips, and what "scored" means, as SQL over ``posts p`` (one definition for
+#: :meth:`Store.unscored_posts` and :meth:`Store.score_coverage`).
+_SCORED = "SELECT 1 FROM scores s WHERE s.source = p.source AND s.post_id = p.id AND s.model_id = ?"
+_DELETED = "coalesce(p.body, '') IN ('[deleted]', '[removed]')"
+_NO_TEXT = "length(trim(coalesce(p.title, '') || coalesce(p.body, ''))) = 0"
 
 
 class _Transaction:

@@ -158,3 +158,72 @@ def test_report_stats_cut_short_says_it_is_not_valid_json(tmp_path):
     err = one_line_error(cli("report", "--stats", str(stats), "--db", str(tmp_path / "none.duckdb")))
     assert err == (f"error: --stats {stats} is not valid JSON (Expecting value at line 1, column 14); "
                    "write it again with crowdpulse correlate --json FILE")
+
+
+# ----------------------------------------------------------------- item 12: every count adds up
+def test_import_csv_names_the_duplicate_rows(tmp_path):
+    rows = [f"post {i} about IWM,2024-01-{1 + i % 28:02d}" for i in range(1800)]
+    path = tmp_path / "posts.csv"
+    path.write_text("text,time\n" + "\n".join(rows + rows[:300]) + "\n")
+    out = cli("import", "csv", str(path), "--text-col", "text", "--time-col", "time", "--db", str(tmp_path / "c.duckdb"),
+              "-q")
+    assert out.returncode == 0, out.stderr
+    assert (f"{path}: 2,100 rows: 2,100 posts (time precision day), 0 without text, 0 with an unreadable time; of the "
+            "posts 1,800 new, 0 updated, 300 repeating the id of an earlier row (stored once, the last wins)") in out.stdout
+
+
+def test_duplicates_across_chunks_are_counted_as_duplicates_not_updates(tmp_path, fresh_store):
+    from crowdpulse.imports import import_csv
+    from scrapers.csv_export import CsvColumns
+
+    rows = [f"post {i},2024-01-02" for i in range(1000)]
+    path = tmp_path / "posts.csv"
+    path.write_text("text,time\n" + "\n".join(rows + rows[:300]) + "\n")
+    got = import_csv(fresh_store, path, CsvColumns(text="text", time="time"), progress=False, chunksize=250)
+    assert (got.inserted, got.updated, got.duplicates) == (1000, 0, 300)
+    again = import_csv(fresh_store, path, CsvColumns(text="text", time="time"), progress=False, chunksize=250)
+    assert (again.inserted, again.updated, again.duplicates) == (0, 1000, 300)
+
+
+def test_score_names_the_posts_it_skipped(tmp_path, monkeypatch):
+    import models
+    import models.encoder
+
+    from crowdpulse.cli import app
+    from crowdpulse.store import Store
+    from scrapers.records import Post
+    from tests.sentiment_fakes import HashEncoder, KeywordModel
+
+    monkeypatch.setattr(models, "load_model", lambda spec, **kw: KeywordModel())
+    monkeypatch.setattr(models.encoder, "default_encoder", lambda: HashEncoder())
+    db = tmp_path / "s.duckdb"
+    when = datetime(2024, 1, 2, 15, tzinfo=timezone.utc)
+    bodies = ["IWM up", "TLT down", "[deleted]", "[removed]", "[removed]", "  ", "calls on IWM"]
+    with Store.open(db) as store:
+        store.upsert_posts([Post("reddit", f"p{i}", "p0", None if i == 0 else "p0", int(i > 0), created_at=when,
+                                 body=b) for i, b in enumerate(bodies)])
+    res = CliRunner().invoke(app, ["score", "--db", str(db), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "scored 3 posts with keywords@test" in res.output
+    assert ("7 posts in the database: 3 scored now, 0 scored before, 4 skipped (3 [deleted]/[removed], "
+            "1 without text)") in res.output
+    with Store.open(db) as store:
+        store.upsert_posts([Post("reddit", "p9", "p0", "p0", 1, created_at=when, body="puts on TLT")])
+    res = CliRunner().invoke(app, ["score", "--db", str(db), "-q"])
+    assert "8 posts in the database: 1 scored now, 3 scored before, 4 skipped" in res.output
+
+
+def test_export_without_dedupe_says_nothing_of_duplicates(tmp_path):
+    from test_export_synthetic import fill_synthetic
+
+    from crowdpulse.cli import app
+    from crowdpulse.store import Store
+
+    db = tmp_path / "e.duckdb"
+    with Store.open(db) as store:
+        fill_synthetic(store)
+    plain = CliRunner().invoke(app, ["export", str(tmp_path / "a.csv"), "--db", str(db)])
+    assert plain.exit_code == 0, plain.output
+    assert "duplicates" not in plain.output
+    deduped = CliRunner().invoke(app, ["export", str(tmp_path / "b.csv"), "--db", str(db), "--dedupe"])
+    assert deduped.exit_code == 0 and "duplicates dropped" in deduped.output

@@ -61,7 +61,9 @@ def register(app: typer.Typer) -> None:
         with open_store(db) as store:
             result = import_reddit_dumps(store, files, filt, batch_size=batch_size, progress=not quiet)
         _summary(result, f"import into {db}")
-        console.print(f"stored {result.stored:,} posts ({result.inserted:,} new, {result.updated:,} updated); run {result.run_id}")
+        repeats = f", {result.duplicates:,} repeating a post of the same batch (stored once)" if result.duplicates else ""
+        console.print(f"stored {result.stored:,} posts ({result.inserted:,} new, {result.updated:,} updated{repeats}); "
+                      f"run {result.run_id}")
         if result.repaired:
             console.print(repaired_note(result.repaired))
         problems = result.problems()
@@ -104,10 +106,14 @@ def register(app: typer.Typer) -> None:
             result = import_csv(store, file, columns, source=source, precision=time_precision, progress=not quiet,
                                 encoding=encoding)
         stats = result.files[0]
+        repeats = (f", {result.duplicates:,} repeating the id of an earlier row (stored once, the last wins)"
+                   if result.duplicates else "")
         console.print(
-            f"{file}: {stats.rows:,} rows, {stats.posts:,} posts (time precision {stats.precision}), "
+            f"{file}: {stats.rows:,} rows: {stats.posts:,} posts (time precision {stats.precision}), "
             f"{stats.empty:,} without text, {stats.bad_time:,} with an unreadable time; "
-            f"stored {result.inserted:,} new, {result.updated:,} updated; run {result.run_id}"
+            f"of the posts {result.inserted:,} new, {result.updated:,} updated{repeats}; run {result.run_id}"
         )
+        if result.repaired:
+            console.print(repaired_note(result.repaired))
         if stats.bad_time:
             err_console.print(f"[yellow]warning:[/] rows with an unreadable time were skipped (first: data rows {', '.join(map(str, stats.bad_time_rows))})")
