@@ -190,7 +190,7 @@ def _index(store: Store, config: RunConfig, context: dict, result: RunResult) ->
 
 
 def _prices(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
-    from crowdpulse.prices import update_prices
+    from crowdpulse.prices import stale_note, update_prices
     from market.errors import MarketError
 
     try:
@@ -199,7 +199,10 @@ def _prices(store: Store, config: RunConfig, context: dict, result: RunResult) -
         result.notes.append(f"prices: {exc}")
         log.warning("prices: %s", exc)
         return {"rows": 0, "error": str(exc)}
-    return got if isinstance(got, dict) else {"rows": int(got)}
+    note = stale_note(got)
+    if note:
+        result.notes.append(f"prices: {note}")
+    return got
 
 
 def _correlate(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:

@@ -227,3 +227,59 @@ def test_export_without_dedupe_says_nothing_of_duplicates(tmp_path):
     assert "duplicates" not in plain.output
     deduped = CliRunner().invoke(app, ["export", str(tmp_path / "b.csv"), "--db", str(db), "--dedupe"])
     assert deduped.exit_code == 0 and "duplicates dropped" in deduped.output
+
+
+# ----------------------------------------------------------------- item 13: --lags 0, prices offline
+def test_lags_zero_runs_no_granger_and_the_help_says_so():
+    import numpy as np
+
+    from market.calendar import sessions_between
+    from market.stats import correlate_all
+
+    dates = sessions_between("2020-01-01", "2021-12-31")[:200]
+    rng = np.random.default_rng(1)
+    sent = pd.DataFrame({"date": dates, "ticker": "IWM", "value": rng.normal(size=len(dates))})
+    rets = pd.DataFrame({"ticker": "IWM", "date": dates, "ret": 0.01 * rng.normal(size=len(dates))})
+    none = correlate_all(sent, rets, lags=0, permutations=99, horizons=[1])
+    assert set(none["test"]) == {"pearson", "spearman", "mutual_information", "event_top_decile", "event_bottom_decile"}
+    assert set(none.query("test == 'pearson'")["lag"]) == {0}
+    one = correlate_all(sent, rets, lags=1, permutations=99, horizons=[1])
+    assert {"granger_sentiment_to_returns", "granger_returns_to_sentiment"} <= set(one["test"])
+    assert "Granger orders 1..K (none with --lags 0)" in " ".join(cli("correlate", "--help").stdout.split())
+
+
+def _cached_prices(db: Path, last: str = "2026-02-23") -> None:
+    from crowdpulse.store import Store
+
+    dates = pd.bdate_range(end=last, periods=30)
+    rows = [{"ticker": t, "date": d.date(), "open": 1.0, "high": 1.0, "low": 1.0, "close": 100.0 + i,
+             "adj_close": 100.0 + i, "volume": 1e6, "provider": "yahoo"}
+            for t in ("IWM", "TLT") for i, d in enumerate(dates)]
+    with Store.open(db) as store:
+        store.upsert("prices", rows)
+
+
+def test_prices_offline_uses_the_cached_prices_and_says_how_old(tmp_path, monkeypatch):
+    import market.prices
+    from market.errors import PriceDataError
+
+    from crowdpulse.cli import app
+
+    def offline(tickers, **kw):
+        raise PriceDataError("no prices from Yahoo Finance for IWM, TLT: could not connect to Yahoo Finance",
+                             hint="TICKER.csv files can be read instead")
+
+    monkeypatch.setattr(market.prices, "fetch_yahoo", offline)
+    db = tmp_path / "p.duckdb"
+    _cached_prices(db)
+    res = CliRunner().invoke(app, ["prices", "IWM", "TLT", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    days = (pd.Timestamp.now(tz="UTC").tz_localize(None).normalize() - pd.Timestamp("2026-02-23")).days
+    assert ("no prices from Yahoo Finance for IWM, TLT: could not connect to Yahoo Finance; using the prices already "
+            f"in the database: IWM through 2026-02-23 ({days:,} days old), TLT through 2026-02-23 ({days:,} days old)"
+            ) in " ".join(res.output.split())
+    assert "IWM" in res.output and "2026-02-23" in res.output  # the table of what is cached
+    res = CliRunner().invoke(app, ["prices", "IWM", "SPY", "--db", str(db)])  # nothing cached for SPY: an error
+    assert res.exit_code != 0 and "could not connect" in str(res.exception)
+    res = CliRunner().invoke(app, ["prices", "IWM", "--db", str(db), "--refresh"])  # --refresh wants new prices
+    assert res.exit_code != 0 and "could not connect" in str(res.exception)

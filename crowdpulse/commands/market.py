@@ -237,11 +237,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load daily prices (adjusted) from Yahoo Finance or CSV files and cache them in the database.
 
-        Yahoo is asked only for sessions not cached yet.
+        Yahoo is asked only for sessions not cached yet; when it cannot be reached, tickers already
+        cached keep their prices and a note says how old they are.
 
         Example: crowdpulse prices IWM TLT --start 2020-01-01 --csv /work/shared/data/market/adjusted_2026
         """
-        from crowdpulse.prices import read_prices, update_prices
+        from crowdpulse.prices import read_prices, stale_note, update_prices
         from market.prices import normalize_tickers
 
         symbols = normalize_tickers([t for item in tickers for t in _split(item)])
@@ -256,13 +257,16 @@ def register(app: typer.Typer) -> None:
             table.add_row(t, f"{len(g):,}", str(g["date"].min().date()), str(g["date"].max().date()),
                           f"{g['adj_close'].iloc[-1]:.2f}")
         console.print(table)
+        note = stale_note(got)
+        if note:
+            err_console.print(f"note: {note}", markup=False, highlight=False)
 
     @app.command("correlate")
     def correlate_cmd(
         db: DbOption = DEFAULT_DB_PATH,
         tickers: Annotated[str, typer.Option("--tickers", help="Comma-separated tickers.")] = "IWM,TLT",
         signal: Annotated[str, typer.Option("--signal", help="Daily sentiment signal: mean_score, bullishness or count.")] = "mean_score",
-        lags: Annotated[int, typer.Option("--lags", help="K: correlations at lags -K..K; Granger orders up to K.")] = 5,
+        lags: Annotated[int, typer.Option("--lags", help="K: correlations at lags -K..K; Granger orders 1..K (none with --lags 0).")] = 5,
         permutations: Annotated[int, typer.Option("--permutations", help="Circular-shift permutations / bootstrap draws.")] = 1000,
         sentiment_csv: Annotated[Optional[Path], typer.Option("--sentiment-csv", help="CSV with columns date, ticker, value instead of the database index.")] = None,
         prices_csv: Annotated[Optional[Path], typer.Option("--prices-csv", help="Folder of TICKER.csv files instead of the prices table.")] = None,
