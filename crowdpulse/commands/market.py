@@ -240,7 +240,7 @@ def register(app: typer.Typer) -> None:
         Yahoo is asked only for sessions not cached yet; when it cannot be reached, tickers already
         cached keep their prices and a note says how old they are.
 
-        Example: crowdpulse prices IWM TLT --start 2020-01-01 --csv /work/shared/data/market/adjusted_2026
+        Example: crowdpulse prices IWM TLT --start 2020-01-01 --csv ../shared/data/market/adjusted_2026
         """
         from crowdpulse.prices import read_prices, stale_note, update_prices
         from market.prices import normalize_tickers
@@ -287,7 +287,7 @@ def register(app: typer.Typer) -> None:
 
         Example: crowdpulse correlate --tickers IWM,TLT --sentiment-csv sentiment.csv --prices-csv prices/ --json out.json
 
-        Example: crowdpulse correlate --pair IWM TLT --windows 20,60,120 --prices-csv /work/shared/data/market/adjusted_2026
+        Example: crowdpulse correlate --pair IWM TLT --windows 20,60,120 --prices-csv ../shared/data/market/adjusted_2026
         """
         from market.prices import normalize_tickers
 
