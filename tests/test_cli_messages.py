@@ -283,3 +283,45 @@ def test_prices_offline_uses_the_cached_prices_and_says_how_old(tmp_path, monkey
     assert res.exit_code != 0 and "could not connect" in str(res.exception)
     res = CliRunner().invoke(app, ["prices", "IWM", "--db", str(db), "--refresh"])  # --refresh wants new prices
     assert res.exit_code != 0 and "could not connect" in str(res.exception)
+
+
+# ----------------------------------------------------------------- item 16: --version, flags, pipes
+def test_version():
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"].get("version")
+    out = cli("--version")
+    assert out.returncode == 0, out.stderr
+    from crowdpulse import __version__
+
+    assert out.stdout.strip() == f"crowdpulse {__version__}" and (version is None or version == __version__)
+
+
+def test_flags_show_no_bool_metavar():
+    from test_cli import _leaf_commands
+
+    from crowdpulse.cli import app
+
+    runner = CliRunner()
+    helps = {" ".join(p): runner.invoke(app, [*p, "--help"], env={"COLUMNS": "200"}).output for p, _ in _leaf_commands()}
+    assert not [cmd for cmd, text in helps.items() if "<bool>" in text]
+    line = next(x for x in helps["scrape"].splitlines() if "--ignore-robots" in x)
+    assert "Do not obey robots.txt" in line and "<" not in line.split("Do not")[0]
+    assert "<int>" in next(x for x in helps["scrape"].splitlines() if "--pages " in x and "Fetch" in x)  # values keep theirs
+
+
+def test_a_table_printed_to_a_pipe_keeps_its_full_width(tmp_path):
+    from crowdpulse.store import Store
+
+    db = tmp_path / "s.duckdb"
+    counts = {f"counter_number_{i}": i * 1000 for i in range(12)}
+    with Store.open(db) as store:
+        with store.recorded_run("scrape-with-a-long-row", "scrape", {"site": "stocktwits"}, counts):
+            pass
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    out = subprocess.run([sys.executable, "-m", "crowdpulse.cli", "db", "stats", "--db", str(db)], capture_output=True,
+                         text=True, timeout=120, env={**env, "NO_COLOR": "1"})
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if "scrape-with-a-long-row" in line)
+    assert ", ".join(f"{k}={v}" for k, v in counts.items()) in row  # one line, nothing cut or wrapped
+    assert len(row) > 200
