@@ -4,33 +4,18 @@ Each is repaired or skipped, counted and said, and the rows around it are stored
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
 import pytest
-import zstandard
 
 from crowdpulse.store import replace_lone_surrogates
 from scrapers.records import Post
+from test_import_cli import cli, write_zst
 
 HALF_EMOJI = json.loads('"half \\ud83d an emoji"')  # what json.loads makes of an API's unpaired \ud83d
-
-
-def cli(*args: str, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "crowdpulse.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=180, env=env)
-
-
-def write_zst(path, lines: list[bytes]):
-    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=31, write_content_size=False)
-    path.write_bytes(zstandard.ZstdCompressor(compression_params=params).compress(b"".join(lines)))
-    return path
 
 
 def comment(i: int, body_json: str) -> bytes:
