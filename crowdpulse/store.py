@@ -157,7 +157,7 @@ def _repaired_records(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
         out[i] = {**row, **{k: replace_lone_surrogates(row[k]) for k in bad}}
         repaired += 1
     if repaired:
-        log.warning("%d row(s) held lone surrogates (broken characters); stored with U+FFFD", repaired)
+        log.info("%d row(s) held lone surrogates (broken characters); stored with U+FFFD", repaired)
     return out, repaired
 
 

@@ -248,6 +248,24 @@ def test_lags_zero_runs_no_granger_and_the_help_says_so():
     assert "Granger orders 1..K (none with --lags 0)" in " ".join(cli("correlate", "--help").stdout.split())
 
 
+def test_correlate_lags_zero_lists_no_granger_method(tmp_path):
+    import numpy as np
+
+    from market.calendar import sessions_between
+
+    dates = sessions_between("2024-01-01", "2024-12-31")
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "ticker": "IWM", "value": rng.normal(size=len(dates))}).to_csv(
+        tmp_path / "sent.csv", index=False)
+    close = 100 * np.exp(np.cumsum(0.01 * rng.normal(size=len(dates))))
+    pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Open": close, "High": close, "Low": close, "Close": close,
+                  "Adj Close": close, "Volume": 1e6}).to_csv(tmp_path / "IWM.csv", index=False)
+    out = cli("correlate", "--tickers", "IWM", "--sentiment-csv", str(tmp_path / "sent.csv"), "--prices-csv",
+              str(tmp_path), "--lags", "0", "--permutations", "99")
+    assert out.returncode == 0, out.stderr
+    assert "pearson: Pearson r" in out.stdout and "granger" not in out.stdout
+
+
 def _cached_prices(db: Path, last: str = "2026-02-23") -> None:
     from crowdpulse.store import Store
 

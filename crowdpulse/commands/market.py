@@ -318,8 +318,10 @@ def register(app: typer.Typer) -> None:
             raise CrowdpulseError("too few sessions with both sentiment and returns to test (need 30 per ticker)")
         console.print(_results_table(results, f"{signal_name} vs session returns: {results.attrs['n_sessions']} sessions, "
                                               f"{results.attrs['n_tests']} tests (* = BH-adjusted p < 0.05)"))
+        ran = set(results["test"])
         for test, method in results.attrs["methods"].items():
-            console.print(f"  {test}: {method}", style="dim")
+            if test in ran:  # no Granger line after --lags 0, which runs none
+                console.print(f"  {test}: {method}", style="dim")
         doc = results_json(results)
         if rolling:
             doc["rolling"] = _print_rolling_signal(sentiment, returns, _windows(windows), signal_name, seed)
