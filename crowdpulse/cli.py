@@ -38,9 +38,34 @@ COMMAND_MODULES = (
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from crowdpulse import __version__
+
+        typer.echo(f"crowdpulse {__version__}")
+        raise typer.Exit()
+
+
+def _flags_take_no_value() -> None:
+    """Show no type for a flag in --help: typer shows ``--quiet <bool>`` as if the flag took a value."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):  # noqa: ANN001, ANN202 - typer's own signature
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each step does."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_show_version),
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

@@ -21,14 +21,6 @@ Example (also in README.md, "A run config", and examples/offline.toml)::
     files = ["RC_2024-01.zst"]
     subreddit = ["stocks", "wallstreetbets"]
 
-    [score]                   # optional; the local engine is the default
-    engine = "ray"            # or "local"
-    address = "auto"          # ray only: auto, ray://HOST:PORT or HOST:PORT (none: a local Ray on this machine)
-    actors = 4                # ray only: scorer actors (default: one per 2 CPUs, or per GPU share)
-    gpus_per_actor = 0        # ray only
-    batch_size = 512          # posts per committed batch (per shard on ray)
-    shards = "shards/"        # ray only: a folder every Ray node reads and writes (default: DB.ray)
-
     [prices]
     start = "2020-01-01"
     csv = "prices/"           # optional: TICKER.csv files instead of Yahoo
@@ -41,24 +33,25 @@ Example (also in README.md, "A run config", and examples/offline.toml)::
     [report]
     out = "report.html"
 
-Relative paths are taken from the config file's folder.
+    [score]                   # optional: how the score step runs
+    engine = "local"          # or "ray"; then address, actors, gpus_per_actor, shards
+    batch_size = 512          # posts per committed batch (on ray: per shard, whole threads)
+
+Relative paths are taken from the config file's folder. Every table and key is declared in
+:mod:`crowdpulse.config_schema`; a wrong type or an unknown key is refused before anything runs.
 """
 from __future__ import annotations
 
 import glob
 import tomllib
-from dataclasses import dataclass, field, fields
-from datetime import date
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crowdpulse.config_schema import ENGINES, validate
 from crowdpulse.errors import ConfigError
 
-SITES = ("reddit", "oldreddit", "stocktwits", "community", "discourse", "phpbb", "vbulletin", "hackernews")
-IMPORT_KINDS = ("reddit-dump", "csv")
-SIGNALS = ("mean_score", "bullishness", "count")
-TOP_KEYS = {"db", "model", "tickers", "scrape", "load", "import", "score", "prices", "correlate", "report"}
-ENGINES = ("local", "ray")
+#: Keys of [score] (and options of ``crowdpulse score``) that only the ray engine reads.
 RAY_ONLY = ("address", "actors", "gpus_per_actor", "shards")
 
 
@@ -146,14 +139,9 @@ def _fail(path: Path, msg: str) -> ConfigError:
     return ConfigError(f"{path}: {msg}")
 
 
-def _files(path: Path, base: Path, entry: dict[str, Any], where: str) -> tuple[Path, ...]:
-    files = entry.get("files")
-    if isinstance(files, str):
-        files = [files]
-    if not files or not all(isinstance(f, str) for f in files):
-        raise _fail(path, f"{where} needs files = [\"...\"]")
+def _files(path: Path, base: Path, files: str | list[str], where: str) -> tuple[Path, ...]:
     out: list[Path] = []
-    for pattern in files:
+    for pattern in [files] if isinstance(files, str) else files:
         if any(ch in pattern for ch in "*?["):
             matches = sorted(base.glob(pattern)) if not Path(pattern).is_absolute() else sorted(
                 Path(p) for p in glob.glob(pattern))
@@ -168,9 +156,9 @@ def _files(path: Path, base: Path, entry: dict[str, Any], where: str) -> tuple[P
     return tuple(out)
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read and validate a run config; every problem is one :class:`ConfigError` line."""
-    path = Path(path)
+def _read(path: Path) -> tuple[str, dict[str, Any]]:
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give a TOML run config file (e.g. examples/offline.toml)")
     if not path.is_file():
         raise ConfigError(f"no config file at {path}")
     try:
@@ -178,90 +166,53 @@ def load_config(path: str | Path) -> RunConfig:
     except UnicodeDecodeError:
         raise _fail(path, "not a UTF-8 text file; a run config is TOML (see examples/offline.toml)") from None
     try:
-        raw = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, f"not valid TOML: {exc}") from None
-    unknown = set(raw) - TOP_KEYS
-    if unknown:
-        raise _fail(path, f"unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(TOP_KEYS))}")
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config; every problem is one :class:`ConfigError` line (all the
+    schema's problems at once, separated by "; ")."""
+    path = Path(path)
+    text, raw = _read(path)
+    cfg, problems = validate(raw)
+    if cfg is None:
+        raise _fail(path, "; ".join(problems))
     base = path.resolve().parent
-
-    scrape = []
-    for i, entry in enumerate(raw.get("scrape", [])):
-        site, target = entry.get("site"), entry.get("target")
-        if site not in SITES:
-            raise _fail(path, f"scrape #{i + 1}: unknown source {site!r}; sources: {', '.join(SITES)}")
-        if not isinstance(target, str) or not target:
-            raise _fail(path, f"scrape #{i + 1}: needs target = \"...\" (a subreddit, thread URL, symbol...)")
-        opts = {k: v for k, v in entry.items() if k not in ("site", "target")}
-        scrape.append(ScrapeJob(site, target, opts))
-
-    load = []
-    for i, entry in enumerate(raw.get("load", [])):
-        site = entry.get("site", "auto")
-        if site not in SITES + ("auto",):
-            raise _fail(path, f"load #{i + 1}: unknown source {site!r}; sources: auto, {', '.join(SITES)}")
-        load.append(LoadJob(site, _files(path, base, entry, f"load #{i + 1}")))
-
-    imports = []
-    for i, entry in enumerate(raw.get("import", [])):
-        kind = entry.get("kind")
-        if kind not in IMPORT_KINDS:
-            raise _fail(path, f"import #{i + 1}: unknown kind {kind!r}; kinds: {', '.join(IMPORT_KINDS)}")
-        opts = {k: v for k, v in entry.items() if k not in ("kind", "files")}
-        imports.append(ImportJob(kind, _files(path, base, entry, f"import #{i + 1}"), opts))
-
-    prices = raw.get("prices", {})
-    prices_csv = prices.get("csv")
-    if prices_csv is not None:
-        prices_csv = (base / prices_csv).resolve()
+    scrape = tuple(ScrapeJob(job.site, job.target, job.model_dump(exclude={"site", "target"}, exclude_unset=True))
+                   for job in cfg.scrape)
+    load = tuple(LoadJob(job.site, _files(path, base, job.files, f"load #{i}"))
+                 for i, job in enumerate(cfg.load, 1))
+    imports = tuple(ImportJob(job.kind, _files(path, base, job.files, f"import #{i}"),
+                              job.model_dump(exclude={"kind", "files"}, exclude_unset=True))
+                    for i, job in enumerate(cfg.import_, 1))
+    prices_csv = None
+    if cfg.prices.csv is not None:
+        prices_csv = (base / cfg.prices.csv).resolve()
         if not prices_csv.is_dir():
             raise _fail(path, f"prices.csv: no such folder {prices_csv}")
-    start = prices.get("start", "2020-01-01")
-    try:
-        date.fromisoformat(str(start))
-    except ValueError:
-        raise _fail(path, f"prices.start {start!r} is not a date; use YYYY-MM-DD, e.g. start = \"2020-01-01\"") from None
-    corr = raw.get("correlate", {})
-    signal = corr.get("signal", "mean_score")
-    if signal not in SIGNALS:
-        raise _fail(path, f"correlate.signal {signal!r} is not one of {', '.join(SIGNALS)}")
-    tickers = raw.get("tickers", ["IWM", "TLT"])
-    if not isinstance(tickers, list) or not tickers or not all(isinstance(t, str) for t in tickers):
-        raise _fail(path, "tickers must be a list of symbols, e.g. tickers = [\"IWM\", \"TLT\"]")
-    for key, value in (("lags", corr.get("lags", 5)), ("permutations", corr.get("permutations", 1000))):
-        if not isinstance(value, int) or value < 0:
-            raise _fail(path, f"correlate.{key} must be a non-negative integer, not {value!r}")
-    if int(corr.get("permutations", 1000)) < 99:
-        raise _fail(path, "correlate.permutations must be at least 99 (p-values down to 0.01)")
-    report = raw.get("report", {})
-    score = raw.get("score", {})
-    unknown = set(score) - {f.name for f in fields(ScoreSettings)} if isinstance(score, dict) else None
-    if unknown is None or unknown:
-        raise _fail(path, f"[score] takes engine, batch_size, {', '.join(RAY_ONLY)}"
-                          + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""))
-    if isinstance(score.get("shards"), str):
-        score = {**score, "shards": (base / score["shards"]).resolve()}
-    elif "shards" in score:
-        raise _fail(path, f"score.shards must be a folder path, not {score['shards']!r}")
-    settings = ScoreSettings(**score)
-    problem = settings.problem(lambda key: f"score.{key}")
+    table = cfg.score
+    score = ScoreSettings(engine=table.engine, address=table.address, actors=table.actors,
+                          gpus_per_actor=table.gpus_per_actor or 0.0, batch_size=table.batch_size or 512,
+                          shards=None if table.shards is None else (base / table.shards).resolve())
+    problem = score.problem(lambda key: f"score.{key}")
     if problem:
         raise _fail(path, problem)
     return RunConfig(
         path=path.resolve(),
         text=text,
-        db=(base / raw.get("db", "crowdpulse.duckdb")).resolve(),
-        model=str(raw.get("model", "default")),
-        tickers=tuple(t.upper() for t in tickers),
-        scrape=tuple(scrape),
-        load=tuple(load),
-        imports=tuple(imports),
-        prices_start=str(start),
+        db=(base / cfg.db).resolve(),
+        model=cfg.model,
+        tickers=tuple(t.upper() for t in cfg.tickers),
+        scrape=scrape,
+        load=load,
+        imports=imports,
+        prices_start=cfg.prices.start,
         prices_csv=prices_csv,
-        signal=signal,
-        lags=int(corr.get("lags", 5)),
-        permutations=int(corr.get("permutations", 1000)),
-        report_out=(base / report.get("out", "report.html")).resolve() if report is not False else None,
-        score=settings,
+        signal=cfg.correlate.signal,
+        lags=cfg.correlate.lags,
+        permutations=cfg.correlate.permutations,
+        report_out=None if cfg.report is False else (base / cfg.report.out).resolve(),
+        score=score,
     )

@@ -43,7 +43,7 @@ def run_demo(store: Store, *, model: str = "default", prices_csv: Path | None = 
     from crowdpulse.analysis import correlate_store, ticker_summary
     from crowdpulse.index import ticker_index
     from crowdpulse.loading import load_files
-    from crowdpulse.prices import update_prices
+    from crowdpulse.prices import stale_note, update_prices
     from crowdpulse.scoring import score_store
     from market.errors import MarketError
     from models import load_model
@@ -59,16 +59,18 @@ def run_demo(store: Store, *, model: str = "default", prices_csv: Path | None = 
     tickers = list(DEMO_TICKERS)
     have_prices = False
     try:
-        update_prices(store, tickers, start=start, end=end, csv_dir=None)
+        note = stale_note(update_prices(store, tickers, start=start, end=end, csv_dir=None))
         have_prices = True
+        if note:
+            notes.append(note)
     except MarketError as exc:
+        reason = getattr(exc, "reason", str(exc))
         if prices_csv is not None:
             update_prices(store, tickers, start=start, end=end, csv_dir=prices_csv)
             have_prices = True
-            notes.append(f"Yahoo Finance: {getattr(exc, 'reason', exc)}; prices read from {prices_csv} instead")
-        else:
-            notes.append(f"Yahoo Finance: {exc}")
-            notes.append("no prices: the correlation section is left out (pass --prices-csv DIR with TICKER.csv files)")
+            notes.append(f"{reason}; prices read from {prices_csv} instead")
+        else:  # one line: why there are no prices, what is left out, and what to pass
+            notes.append(f"{reason}; the correlation section is left out (pass --prices-csv DIR with TICKER.csv files)")
     stats = pd.DataFrame()
     if have_prices:
         index = ticker_index(store, scorer.model_id, tickers)

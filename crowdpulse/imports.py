@@ -37,6 +37,8 @@ class ImportResult:
     files: list[Any] = field(default_factory=list)  # DumpStats or CsvStats
     inserted: int = 0
     updated: int = 0
+    repaired: int = 0  # stored with U+FFFD for a lone surrogate
+    duplicates: int = 0  # posts repeating the id of an earlier row of the same file (stored once, the last wins)
 
     @property
     def stored(self) -> int:
@@ -47,11 +49,12 @@ class ImportResult:
         return [m for m in (getattr(f, "message", lambda: None)() for f in self.files) if m]
 
     def counts(self) -> dict[str, Any]:
-        return {"inserted": self.inserted, "updated": self.updated,
-                "files": [vars(f) for f in self.files]}
+        return {"inserted": self.inserted, "updated": self.updated, "repaired": self.repaired,
+                "duplicates": self.duplicates, "files": [vars(f) for f in self.files]}
 
 
-def _check_files(paths: Sequence[str | Path]) -> list[Path]:
+def _check_files(paths: Sequence[str | Path], folder_hint: str = "give dump files (e.g. {}/RC_2021-01.zst or a shell glob)") -> list[Path]:
+    """``paths`` as Paths, each an existing file; ``folder_hint`` says what to give instead of a folder."""
     if not paths:
         raise CrowdpulseError("no files given: name one or more dump files, e.g. RC_2021-01.zst")
     out = []
@@ -59,7 +62,7 @@ def _check_files(paths: Sequence[str | Path]) -> list[Path]:
         if not p.exists():
             raise CrowdpulseError(f"no such file: {p}")
         if p.is_dir():
-            raise CrowdpulseError(f"{p} is a folder: give files (e.g. {p}/RC_2021-01.zst or a shell glob)")
+            raise CrowdpulseError(f"{p} is a folder; {folder_hint.format(p)}")
         out.append(p)
     return out
 
@@ -101,7 +104,7 @@ def import_reddit_dumps(store: Store, paths: Sequence[str | Path], filt: DumpFil
 
             posts = read_dump(path, filt, stats, depths=depths, on_block=on_block)
             for batch in batched(posts, batch_size):
-                _store(store, batch, result)
+                _store(store, batch, result)  # no file-wide set of ids: a dump is too big; repeats across batches update
             on_block(stats)
             log.info("%s: %d lines, %d kept, %d corrupt%s", path, stats.lines, stats.kept,
                      stats.corrupt, " (truncated)" if stats.truncated else "")
@@ -192,32 +195,43 @@ def import_and_score_reddit_dumps(store: Store, paths: Sequence[str | Path], fil
 
 def import_csv(store: Store, path: str | Path, columns: CsvColumns, source: str = "csv",
                precision: str | None = None, progress: bool = True,
-               chunksize: int = 20_000) -> ImportResult:
-    """Read one CSV export into ``store.posts``, one committed transaction per chunk."""
-    (path,) = _check_files([path])
+               chunksize: int = 20_000, encoding: str = "utf-8") -> ImportResult:
+    """Read one CSV export (text in ``encoding``) into ``store.posts``, one committed transaction per chunk."""
+    (path,) = _check_files([path], "give a CSV file")
     result = ImportResult(run_id=f"import-csv-{uuid.uuid4().hex[:12]}")
     stats = CsvStats(str(path))
     result.files.append(stats)
-    config = {"file": str(path), "columns": columns.named(), "source": source, "precision": precision}
+    config = {"file": str(path), "columns": columns.named(), "source": source, "precision": precision,
+              "encoding": encoding}
     with store.recorded_run(result.run_id, "import csv", config, result.counts), (
             _progress(False) if not progress else Progress(
                 TextColumn("[bold]{task.description}"), TextColumn("{task.completed:,} rows"),
                 TextColumn("{task.fields[kept]:,} stored"), TimeElapsedColumn())) as bar:
         task = bar.add_task(path.name, total=None, kept=0) if bar else None
+        seen: set[str] = set()
         for posts in read_csv_export(path, columns, source=source, precision=precision,
-                                     stats=stats, chunksize=chunksize):
-            _store(store, posts, result)
+                                     stats=stats, chunksize=chunksize, encoding=encoding):
+            _store(store, posts, result, seen)
             if bar:
                 bar.update(task, completed=stats.rows, kept=stats.posts)
     return result
 
 
-def _store(store: Store, posts: list, result: ImportResult) -> None:
+def _store(store: Store, posts: list, result: ImportResult, seen: set[str] | None = None) -> None:
+    """Upsert one batch and count it so that the counts add up: every post is new, updated, or a
+    duplicate of an earlier post of the batch (or, given ``seen``, the ids of the file so far)."""
     if not posts:
         return
+    ids = {p.id for p in posts}  # one file, one source: the id is the key
+    repeats = len(posts) - len(ids)
+    earlier = len(ids & seen) if seen is not None else 0  # stored by an earlier batch of this file
     counts = store.upsert_posts(posts)
     result.inserted += counts.inserted
-    result.updated += counts.updated
+    result.updated += counts.updated - earlier
+    result.duplicates += repeats + earlier
+    result.repaired += counts.repaired
+    if seen is not None:
+        seen |= ids
 
 
 def parse_bound(value: str | None, option: str, end: bool = False):

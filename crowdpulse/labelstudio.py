@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -53,6 +54,17 @@ class ImportResult:
 
 
 # ------------------------------------------------------------------ export
+def http_url(value: Any) -> str | None:
+    """``value`` when it is an absolute http(s) URL, else None: Label Studio shows data.url as a link,
+    so a ``javascript:`` or ``data:`` URL stored with a post (a page can write anything there) must
+    never reach it."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    parts = urlsplit(url)
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
 def tasks_from_frame(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Label Studio tasks, one per export row, with the model's label as a prediction."""
     tasks = []
@@ -63,7 +75,7 @@ def tasks_from_frame(df: pd.DataFrame) -> list[dict[str, Any]]:
             "source": rec["source"],
             "id": rec["id"],
             "thread_id": rec.get("thread_id"),
-            "url": rec.get("url"),
+            "url": http_url(rec.get("url")),
             "created_at": created.isoformat().replace("+00:00", "Z") if isinstance(created, pd.Timestamp) else created,
             "tickers": ", ".join(rec.get("tickers") or []),
             "themes": ", ".join(rec.get("themes") or []),

@@ -10,9 +10,10 @@ from crowdpulse.store import Store, UpsertCount
 
 def load_files(store: Store, site: str, files: Iterable[str | Path]) -> UpsertCount:
     """Parse each file with ``site``'s parser (or ``auto``) and upsert its posts, one transaction a file."""
-    inserted = updated = 0
+    inserted = updated = repaired = 0
     for path in files:
         got = store.upsert_posts(parse_file(site, path))
         inserted += got.inserted
         updated += got.updated
-    return UpsertCount(inserted, updated)
+        repaired += got.repaired
+    return UpsertCount(inserted, updated, repaired)

@@ -19,6 +19,7 @@ from typing import Any
 
 
 from crowdpulse.config import ImportJob, RunConfig
+from crowdpulse.errors import ConfigError
 from crowdpulse.store import Store
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def run_pipeline(
     if previous:
         run_id, done = previous
         result = RunResult(run_id, resumed=True, steps=dict(done.get("steps", {})))
+        store.claim_run(run_id, "run")
     else:
         run_id = f"run-{chash}-{uuid.uuid4().hex[:8]}"
         result = RunResult(run_id, resumed=False)
@@ -94,7 +96,7 @@ def run_pipeline(
 
 # ----------------------------------------------------------------------- steps
 def _collect(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
-    counts: dict[str, Any] = {"posts_new": 0, "posts_updated": 0}
+    counts: dict[str, Any] = {"posts_new": 0, "posts_updated": 0, "posts_repaired": 0}
     if config.scrape:
         from crowdpulse.scrape import run_scrape
 
@@ -102,6 +104,7 @@ def _collect(store: Store, config: RunConfig, context: dict, result: RunResult) 
             got = run_scrape(store, job.site, job.target, **job.options)
             counts["posts_new"] += int(got.get("posts_new", 0))
             counts["posts_updated"] += int(got.get("posts_updated", 0))
+            counts["posts_repaired"] += int(got.get("posts_repaired", 0))
     if config.load:
         from crowdpulse.loading import load_files
 
@@ -109,11 +112,13 @@ def _collect(store: Store, config: RunConfig, context: dict, result: RunResult) 
             got = load_files(store, job.site, job.files)
             counts["posts_new"] += got.inserted
             counts["posts_updated"] += got.updated
+            counts["posts_repaired"] += got.repaired
     if config.imports:
         for job in config.imports:
             got = _import(store, job)
             counts["posts_new"] += got.inserted
             counts["posts_updated"] += got.updated
+            counts["posts_repaired"] += got.repaired
     return counts
 
 
@@ -133,18 +138,17 @@ def _import(store: Store, job: ImportJob) -> Any:
         return import_reddit_dumps(store, list(job.files), filt)
     roles = {f: opts.get(f"{f}_col") for f in ("text", "time", "id", "thread", "parent", "author", "score", "title", "url")}
     if not roles["text"] or not roles["time"]:
-        from crowdpulse.errors import ConfigError
-
         raise ConfigError("an [[import]] of kind csv needs text_col and time_col")
     result = None
     for path in job.files:
         got = import_csv(store, path, CsvColumns(**roles), source=opts.get("source", "csv"),
-                         precision=opts.get("time_precision"))
+                         precision=opts.get("time_precision"), encoding=opts.get("encoding", "utf-8"))
         if result is None:
             result = got
         else:
             result.inserted += got.inserted
             result.updated += got.updated
+            result.repaired += got.repaired
     return result
 
 
@@ -184,7 +188,7 @@ def _index(store: Store, config: RunConfig, context: dict, result: RunResult) ->
 
 
 def _prices(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:
-    from crowdpulse.prices import update_prices
+    from crowdpulse.prices import stale_note, update_prices
     from market.errors import MarketError
 
     try:
@@ -193,7 +197,10 @@ def _prices(store: Store, config: RunConfig, context: dict, result: RunResult) -
         result.notes.append(f"prices: {exc}")
         log.warning("prices: %s", exc)
         return {"rows": 0, "error": str(exc)}
-    return got if isinstance(got, dict) else {"rows": int(got)}
+    note = stale_note(got)
+    if note:
+        result.notes.append(f"prices: {note}")
+    return got
 
 
 def _correlate(store: Store, config: RunConfig, context: dict, result: RunResult) -> dict[str, Any]:

@@ -37,8 +37,12 @@ def update_prices(store: Store, tickers: list[str], start: Any = "2020-01-01", e
     With Yahoo, a ticker whose cache already reaches back to ``start`` is fetched from the day
     after its last cached session; ``refresh=True`` refetches the whole range (adjusted closes
     change after each dividend). Returns ``{"rows", "inserted", "updated", "fetched", "skipped",
-    "provider"}``.
+    "provider", "stale", "unreachable"}``: when Yahoo fails (offline) for tickers the cache already
+    holds, they keep their cached prices, ``stale`` maps each to its last cached date and
+    ``unreachable`` says why (:func:`stale_note`); a ticker with nothing cached, or
+    ``refresh=True``, still raises.
     """
+    from market.errors import PriceDataError
     from market.prices import _date_or_none, fetch_yahoo, load_csv_prices, normalize_tickers
 
     symbols = normalize_tickers(tickers)
@@ -47,7 +51,7 @@ def update_prices(store: Store, tickers: list[str], start: Any = "2020-01-01", e
         df = load_csv_prices(csv_dir, symbols, start=lo, end=hi)
         count = store.upsert("prices", df)
         return {"rows": len(df), "inserted": count.inserted, "updated": count.updated,
-                "fetched": symbols, "skipped": [], "provider": "csv"}
+                "fetched": symbols, "skipped": [], "provider": "csv", "stale": {}, "unreachable": None}
     if lo is None:
         from crowdpulse.errors import CrowdpulseError
 
@@ -64,14 +68,34 @@ def update_prices(store: Store, tickers: list[str], start: Any = "2020-01-01", e
         else:
             plan.setdefault(last + pd.Timedelta(days=1), []).append(t)
     rows, inserted, updated = 0, 0, 0
+    stale: dict[str, str] = {}
+    unreachable = None
     for since, group in plan.items():
         log.info("Yahoo: %s from %s", ",".join(group), since.date())
-        df = fetch_yahoo(group, start=since, end=hi, session=session)
+        try:
+            df = fetch_yahoo(group, start=since, end=hi, session=session)
+        except PriceDataError as exc:  # offline: the cache serves what it holds, saying how old
+            last = {t: cached_range(store, t)[1] for t in group}
+            if refresh or any(v is None for v in last.values()):
+                raise
+            log.info("%s; using the cached prices of %s", exc.reason, ", ".join(group))
+            stale.update({t: str(v.date()) for t, v in last.items()})
+            unreachable = exc.reason
+            continue
         count = store.upsert("prices", df)
         rows, inserted, updated = rows + len(df), inserted + count.inserted, updated + count.updated
-    fetched = [t for g in plan.values() for t in g]
+    fetched = [t for g in plan.values() for t in g if t not in stale]
     return {"rows": rows, "inserted": inserted, "updated": updated, "fetched": fetched,
-            "skipped": skipped, "provider": "yahoo"}
+            "skipped": skipped, "provider": "yahoo", "stale": stale, "unreachable": unreachable}
+
+
+def stale_note(got: dict[str, Any]) -> str | None:
+    """What :func:`update_prices` fell back to when Yahoo failed: the cached tickers and their age."""
+    if not got.get("stale"):
+        return None
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    ages = ", ".join(f"{t} through {d} ({(today - pd.Timestamp(d)).days:,} days old)" for t, d in got["stale"].items())
+    return f"{got['unreachable']}; using the prices already in the database: {ages}"
 
 
 def read_prices(store: Store, tickers: list[str] | None = None, start: Any = None, end: Any = None) -> pd.DataFrame:

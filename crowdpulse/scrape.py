@@ -120,7 +120,8 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
                fetch_config: FetchConfig | None = None, on_step: Callable[[CrawlStep, dict[str, int]], None] | None = None,
                on_retry: Callable[[RetryWait], None] | None = None, run_id: str | None = None) -> dict[str, int]:
     """Crawl ``target`` on ``site`` into ``store``, page by page, resuming from the stored
-    cursor. Returns counts: pages, posts_new, posts_updated and the fetch layers' counters
+    cursor. Returns counts: pages, posts_new, posts_updated, posts_repaired (stored with U+FFFD for a
+    lone surrogate, :func:`crowdpulse.store.replace_lone_surrogates`) and the fetch layers' counters
     (``retry/count``, ``throttle/waits``, ``cache/hit``, ``crawl/repeated_cursor`` ...).
     ``on_retry`` is told of each wait before a retry. A page cut short is fetched again and
     never stored as done; a crawl that stops advancing ends with a warning
@@ -139,7 +140,7 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
     key = crawl_key(site, target, query)
     cursor = store.get_cursor(source, key)
     run_id = run_id or f"scrape-{uuid.uuid4().hex[:12]}"
-    counts = {"pages": 0, "posts": 0, "posts_new": 0, "posts_updated": 0}
+    counts = {"pages": 0, "posts": 0, "posts_new": 0, "posts_updated": 0, "posts_repaired": 0}
     config = {"site": site, "target": target, "base_url": base_url, "query": query, "pages": pages, "limit": limit,
               "since": str(since) if since else None}
     stored = 0
@@ -162,6 +163,7 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
                     counts["posts"] += len(posts)
                     counts["posts_new"] += result.inserted
                     counts["posts_updated"] += result.updated
+                    counts["posts_repaired"] += result.repaired
                     if on_step:
                         on_step(step, counts)
                     if limit is not None and stored >= limit:

@@ -8,6 +8,10 @@ import pandas as pd
 from crowdpulse.store import Store
 
 
+#: How a run shows whose process died without recording its end (its row still says running).
+KILLED = "interrupted (never finished)"
+
+
 @dataclass(frozen=True)
 class DatabaseStats:
     schema_version: int
@@ -28,4 +32,6 @@ def database_stats(store: Store, n_runs: int = 5) -> DatabaseStats:
         "ORDER BY started_at DESC LIMIT ?",
         [n_runs],
     )
+    killed = runs["run_id"].isin(store.killed_runs())
+    runs.loc[killed, "status"] = KILLED
     return DatabaseStats(store.schema_version(), store.counts(), by_source, runs)

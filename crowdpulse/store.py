@@ -117,10 +117,48 @@ class SchemaVersionError(StoreError):
 
 @dataclass(frozen=True)
 class UpsertCount:
-    """What an upsert did: rows it added and rows it updated in place."""
+    """What an upsert did: rows it added, rows it updated in place, and rows whose text held a lone
+    surrogate (stored with U+FFFD in its place, :func:`replace_lone_surrogates`)."""
 
     inserted: int
     updated: int
+    repaired: int = 0
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """``text`` with every unpaired UTF-16 surrogate (half an emoji, as JSON APIs emit ``\\ud83d``
+    alone) replaced by U+FFFD; a high+low pair becomes the character it encodes. Such text cannot be
+    encoded as UTF-8, so no database or Arrow column can hold it."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if not isinstance(value, str) or value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _repaired_records(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """``rows`` with lone surrogates replaced in every text value (copies of the rows that change),
+    and how many rows changed. Records cross into the store here, so one bad character never stops
+    a scrape or an import (every rerun would stop at the same record)."""
+    repaired = 0
+    out = rows
+    for i, row in enumerate(rows):
+        bad = [k for k, v in row.items() if _has_lone_surrogate(v)]
+        if not bad:
+            continue
+        if out is rows:
+            out = list(rows)
+        out[i] = {**row, **{k: replace_lone_surrogates(row[k]) for k in bad}}
+        repaired += 1
+    if repaired:
+        log.info("%d row(s) held lone surrogates (broken characters); stored with U+FFFD", repaired)
+    return out, repaired
 
 
 def _writable(folder: Path) -> bool:
@@ -170,6 +208,7 @@ class Store:
         self.path = path
         self.read_only = read_only
         self._tx_depth = 0
+        self._live_runs: set[str] = set()  # runs this store started and has not ended
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -270,7 +309,10 @@ class Store:
         """Insert or update ``rows`` in ``table`` by its key, in one transaction."""
         if table not in TABLES:
             raise StoreError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
-        df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        repaired = 0
+        if not isinstance(rows, pd.DataFrame):
+            rows, repaired = _repaired_records([dict(r) for r in rows])
+        df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
         if df.empty:
             return UpsertCount(0, 0)
         types = self.column_types(table)
@@ -314,13 +356,20 @@ class Store:
                     self.con.unregister("_upsert_df")
                 except duckdb.Error:  # an aborted transaction refuses even this; the cause above is what matters
                     pass
-        return UpsertCount(inserted=len(df) - existing, updated=existing)
+        return UpsertCount(inserted=len(df) - existing, updated=existing, repaired=repaired)
 
     def upsert_posts(self, posts: Iterable[Post] | pd.DataFrame) -> UpsertCount:
-        df = posts if isinstance(posts, pd.DataFrame) else posts_frame(posts)
+        """Upsert posts; ``repaired`` counts those stored with U+FFFD for a lone surrogate."""
+        repaired = 0
+        if isinstance(posts, pd.DataFrame):
+            df = posts
+        else:
+            rows, repaired = _repaired_records([p.to_dict() if isinstance(p, Post) else dict(p) for p in posts])
+            df = posts_frame(rows)
         if "fetched_at" not in df.columns:
             df = df.assign(fetched_at=datetime.now(timezone.utc).replace(tzinfo=None))
-        return self.upsert("posts", df)
+        got = self.upsert("posts", df)
+        return UpsertCount(got.inserted, got.updated, repaired)
 
     def columns(self, table: str) -> list[str]:
         return list(self.column_types(table))
@@ -358,12 +407,33 @@ class Store:
             "config": config if isinstance(config, str) or config is None else json.dumps(config, default=str),
             "started_at": datetime.now(timezone.utc).replace(tzinfo=None), "status": "running",
         }])
+        self.claim_run(run_id, command)
+
+    def claim_run(self, run_id: str, command: str) -> None:
+        """Take ``run_id`` as this store's live run, and mark the killed runs of the same command
+        ``interrupted``: a row that still says ``running`` but was started by no live store is one
+        whose process died before it could record the end (kill -9, a power cut), since only one
+        process at a time can write the file."""
+        self._live_runs.add(run_id)
+        live = sorted(self._live_runs)
+        marks = ", ".join("?" for _ in live)
+        self.con.execute(
+            f"UPDATE runs SET status = 'interrupted' WHERE status = 'running' AND command = ? AND run_id NOT IN ({marks})",
+            [command, *live],
+        )
+
+    def killed_runs(self) -> set[str]:
+        """Runs whose row says ``running`` though no live store runs them (see :meth:`claim_run`)."""
+        rows = self.con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()
+        return {r[0] for r in rows} - self._live_runs
 
     def finish_run(self, run_id: str, counts: dict[str, Any], status: str = "ok") -> None:
         self.con.execute(
             "UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE run_id = ?",
             [datetime.now(timezone.utc).replace(tzinfo=None), status, json.dumps(counts, default=str), run_id],
         )
+        if status != "running":
+            self._live_runs.discard(run_id)
 
     @contextmanager
     def recorded_run(self, run_id: str, command: str, config: Any = None,
@@ -402,7 +472,7 @@ class Store:
 
     def unscored_posts(self, model_id: str) -> pd.DataFrame:
         """Posts with text that have no score row for ``model_id`` yet."""
-        return self.query(f"SELECT p.* FROM posts p WHERE {_unscored('p')} ORDER BY {THREAD_ORDER}", [model_id])
+        return self.query(f"SELECT p.* FROM posts p WHERE {_UNSCORED} ORDER BY {THREAD_ORDER}", [model_id])
 
     def stream(self, sql: str, params: Sequence[Any] | None = None, rows: int = 20_000) -> Iterator[pd.DataFrame]:
         """The result of ``sql`` as DataFrames of at most ``rows`` rows, read as DuckDB produces them (a
@@ -421,7 +491,7 @@ class Store:
         """Every post :meth:`unscored_posts` returns (``to_score`` true) with the other posts of its thread
         (``to_score`` false: the context a reply inherits tickers from), in thread order, streamed."""
         return self.stream(
-            f"""WITH todo AS (SELECT p.source, p.id, p.thread_id FROM posts p WHERE {_unscored('p')}),
+            f"""WITH todo AS (SELECT p.source, p.id, p.thread_id FROM posts p WHERE {_UNSCORED}),
                 threads AS (SELECT DISTINCT source, thread_id FROM todo WHERE thread_id IS NOT NULL)
                 SELECT {CONTEXT_COLUMNS}, p.created_at, t.id IS NOT NULL AS to_score
                 FROM posts p LEFT JOIN todo t ON t.source = p.source AND t.id = p.id
@@ -438,9 +508,9 @@ class Store:
             f"""WITH staged AS (SELECT * EXCLUDE (seq) FROM read_parquet(?, union_by_name = true)
                                 QUALIFY row_number() OVER (PARTITION BY source, id ORDER BY seq DESC) = 1),
                 threads AS (SELECT DISTINCT source, thread_id FROM staged WHERE thread_id IS NOT NULL)
-                SELECT p.*, TRUE AS to_store, {_unscored('p')} AS to_score FROM staged p
+                SELECT p.*, TRUE AS to_store, {_UNSCORED} AS to_score FROM staged p
                 UNION ALL BY NAME
-                SELECT {CONTEXT_COLUMNS}, p.created_at, FALSE AS to_store, {_unscored('p')} AS to_score
+                SELECT {CONTEXT_COLUMNS}, p.created_at, FALSE AS to_store, {_UNSCORED} AS to_score
                 FROM posts p
                 WHERE EXISTS (SELECT 1 FROM threads h WHERE h.source = p.source AND h.thread_id = p.thread_id)
                 AND NOT EXISTS (SELECT 1 FROM staged s WHERE s.source = p.source AND s.id = p.id)
@@ -452,19 +522,37 @@ class Store:
         return self.query("SELECT * FROM read_parquet(?)", [str(path)])
 
 
+
+    def score_coverage(self, model_id: str) -> dict[str, int]:
+        """How the posts stand for ``model_id``: ``total``, ``scored`` (a score row), and of the rest
+        ``deleted`` ([deleted]/[removed] bodies) and ``no_text``, which scoring skips, and ``unscored``."""
+        row = self.con.execute(
+            f"""SELECT count(*),
+                       count(*) FILTER (WHERE EXISTS ({_SCORED})),
+                       count(*) FILTER (WHERE NOT EXISTS ({_SCORED}) AND {_DELETED}),
+                       count(*) FILTER (WHERE NOT EXISTS ({_SCORED}) AND NOT ({_DELETED}) AND {_NO_TEXT})
+                FROM posts p""",
+            [model_id] * 3,
+        ).fetchone()
+        total, scored, deleted, no_text = (int(v) for v in row)
+        return {"total": total, "scored": scored, "deleted": deleted, "no_text": no_text,
+                "unscored": total - scored - deleted - no_text}
+
+
+#: The posts scoring skips, and what "scored" means, as SQL over ``posts p`` (one definition for
+#: :meth:`Store.unscored_posts` and :meth:`Store.score_coverage`).
+_SCORED = "SELECT 1 FROM scores s WHERE s.source = p.source AND s.post_id = p.id AND s.model_id = ?"
+_DELETED = "coalesce(p.body, '') IN ('[deleted]', '[removed]')"
+_NO_TEXT = "length(trim(coalesce(p.title, '') || coalesce(p.body, ''))) = 0"
+#: SQL: the post ``p`` has text and no score row for the model_id bound at this ``?``.
+_UNSCORED = f"(NOT EXISTS ({_SCORED}) AND NOT ({_DELETED}) AND NOT ({_NO_TEXT}))"
+
 #: The order scoring reads posts in: a thread's posts together, oldest first.
 THREAD_ORDER = "p.source, p.thread_id, p.created_at, p.id"
 #: The posts columns the scorer reads (text, and the links a reply inherits tickers through).
 ANALYZE_COLUMNS = ["source", "id", "thread_id", "parent_id", "title", "body"]
 CONTEXT_COLUMNS = ", ".join(f"p.{c}" for c in ANALYZE_COLUMNS)
 
-
-def _unscored(alias: str) -> str:
-    """SQL: the post ``alias`` has text and no score row for the model_id bound at this ``?``."""
-    return f"""(NOT EXISTS (SELECT 1 FROM scores s WHERE s.source = {alias}.source AND s.post_id = {alias}.id
-                           AND s.model_id = ?)
-               AND coalesce({alias}.body, '') NOT IN ('[deleted]', '[removed]')
-               AND length(trim(coalesce({alias}.title, '') || coalesce({alias}.body, ''))) > 0)"""
 
 
 class _Transaction:

@@ -1,6 +1,6 @@
 """The NYSE trading calendar: which session a UTC timestamp belongs to.
 
-A post belongs to the trading session whose close it precedes (``/work/shared/DESIGN.md``,
+A post belongs to the trading session whose close it precedes (``../shared/DESIGN.md``,
 "Market time"): 15:59 New York time on a trading day is that day's session; 16:01, a weekend
 or a holiday is the next session; on an early-close day (13:00) 13:30 is the next session.
 The calendar (holidays, early closes, daylight saving) comes from ``exchange_calendars``

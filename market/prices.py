@@ -187,7 +187,7 @@ def load_csv_prices(folder: str | Path, tickers: str | Iterable[str], start: Any
     """Prices for ``tickers`` from ``folder/TICKER.csv`` files, between ``start`` and ``end`` inclusive.
 
     Example:
-        >>> load_csv_prices("/work/shared/data/market/adjusted_2026", ["IWM", "TLT"], start="2020-01-01")
+        >>> load_csv_prices("../shared/data/market/adjusted_2026", ["IWM", "TLT"], start="2020-01-01")
     """
     folder = Path(folder)
     if not folder.is_dir():

@@ -10,8 +10,8 @@ Methods (also in each row's ``method`` column and in ``docs/market.md``):
 - ``pearson`` / ``spearman``: the correlation at each lag -K..K. p-value and 95% interval from the
   OLS slope of the standardised (Spearman: ranked) return on standardised sentiment, with
   Newey-West HAC standard errors (Bartlett kernel, ``floor(4 (n/100)^(2/9))`` lags).
-- ``granger_*``: a VAR of (return, sentiment), lag order by AIC (``VAR.select_order``, at most K,
-  at least 1), F-test that one variable's lags add nothing to the other's equation. ``estimate``
+- ``granger_*``: a VAR of (return, sentiment), lag order by AIC (``VAR.select_order``, 1..K;
+  none with K = 0, which asks for the same session only), F-test that one variable's lags add nothing to the other's equation. ``estimate``
   is the F statistic, ``lag`` the order chosen.
 - ``mutual_information``: KSG k-NN MI (k=3, nats) on jittered ranks; p-value from circular-shift
   permutations (see :mod:`market.mi`).
@@ -296,7 +296,7 @@ def _ticker_results(df: pd.DataFrame, ticker: str, signal: str, lags: int, permu
                 out.append(TestResult(ticker, signal, method, int(row.lag), row.estimate, row.p_value,
                                       row.ci_low, row.ci_high, int(row.n), METHODS[method]))
     try:
-        for name, (f, p, order, nobs) in granger_both(x, y, max(1, lags)).items():
+        for name, (f, p, order, nobs) in (granger_both(x, y, lags) if lags >= 1 else {}).items():  # K = 0: same session only
             out.append(TestResult(ticker, signal, name, order, f, p, math.nan, math.nan, nobs, METHODS[name]))
     except (StatisticsError, np.linalg.LinAlgError, ValueError) as exc:
         log.warning("%s: Granger test skipped: %s", ticker, exc)
@@ -334,7 +334,7 @@ def correlate_all(sentiment: pd.DataFrame, returns: pd.DataFrame, *, lags: int =
     Args:
         sentiment: ``DataFrame[date, ticker, value]``, one value per session (dates are sessions).
         returns: ``DataFrame[ticker, date, ret, ...]`` from :func:`market.returns.session_returns`.
-        lags: K; correlations run at lags -K..K, Granger orders up to K.
+        lags: K; correlations run at lags -K..K, Granger orders 1..K (no Granger test with K = 0).
         permutations: circular shifts for MI and event p-values, and bootstrap draws for event CIs.
         seed: makes permutation p-values reproducible.
         signal_name: written into the ``signal`` column.

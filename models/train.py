@@ -85,6 +85,20 @@ def row_losses(logits, y, two_class, label_smoothing: float = 0.0):
     return torch.where(two_class, two, three)
 
 
+def portable_configs(out: Path, base: str) -> None:
+    """Name the base encoder in the saved configs by its spec (``minilm``), not by this machine's
+    path to it: peft and transformers write the absolute path they loaded it from, which means
+    nothing on another machine (loading reads the base from ``crowdpulse_model.json``)."""
+    for name, key in (("adapter_config.json", "base_model_name_or_path"), ("config.json", "_name_or_path")):
+        path = out / name
+        if not path.is_file():
+            continue
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(doc.get(key), str) and Path(doc[key]).is_absolute():
+            doc[key] = base
+            path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def _seed_all(seed: int) -> None:
     import torch
 
@@ -346,6 +360,7 @@ def train(
         model.save_pretrained(str(out), safe_serialization=True)
         tokenizer.save_pretrained(str(out))
         kind = "full"
+    portable_configs(out, base)
     seconds = time.time() - t0
     meta = {
         "format": 1,

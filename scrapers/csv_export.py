@@ -12,6 +12,7 @@ never earlier (no look-ahead bias).
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import re
@@ -70,22 +71,55 @@ class CsvStats:
     precision: str | None = None
 
 
-def csv_header(path: str | Path) -> list[str]:
+def check_encoding(encoding: str) -> str:
+    """``encoding`` when Python knows it, else one clear error."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise CsvExportError(f"--encoding {encoding!r} is not an encoding Python knows, e.g. utf-8, cp1252, latin-1") from None
+    return encoding
+
+
+def not_text_error(path: str | Path, encoding: str) -> CsvExportError:
+    """The error for a file that does not decode as ``encoding``: where the first bad byte is, and
+    what to do (the file is scanned for it only once reading it has failed)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:  # exc.object: the bytes held back from the last block, then this one
+                held = len(exc.object) - len(block)
+                line += block.count(b"\n", 0, max(0, exc.start - held))
+                return CsvExportError(f"{path} is not {_name(encoding)} text: byte 0x{exc.object[exc.start]:02x} "
+                                      f"on line {line}; name its encoding with --encoding (e.g. --encoding cp1252)")
+            line += block.count(b"\n")
+    return CsvExportError(f"{path} is not {_name(encoding)} text; name its encoding with --encoding (e.g. --encoding cp1252)")
+
+
+def _name(encoding: str) -> str:
+    return "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def csv_header(path: str | Path, encoding: str = "utf-8") -> list[str]:
     """The column names of a CSV file."""
     try:
-        return list(pd.read_csv(path, nrows=0).columns)
+        return list(pd.read_csv(path, nrows=0, encoding=encoding).columns)
     except FileNotFoundError:
         raise
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, IsADirectoryError) as exc:
+    except UnicodeDecodeError:
+        raise not_text_error(path, encoding) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, IsADirectoryError) as exc:
         raise CsvExportError(f"{path} cannot be read as CSV: {str(exc).splitlines()[0]}") from None
 
 
-def check_columns(path: str | Path, columns: CsvColumns) -> list[str]:
+def check_columns(path: str | Path, columns: CsvColumns, encoding: str = "utf-8") -> list[str]:
     """The header, after checking every named column is in it (else one clear error)."""
     for role in ("text", "time"):
         if not getattr(columns, role):
             raise CsvExportError(f"--{role}-col must name a column of {path}")
-    header = csv_header(path)
+    header = csv_header(path, encoding)
     for role, col in columns.named().items():
         if col not in header:
             option = f"--{role}-col"
@@ -172,22 +206,26 @@ def _cell(row: dict, col: str | None) -> str | None:
 
 def read_csv_export(path: str | Path, columns: CsvColumns, source: str = "csv",
                     precision: str | None = None, stats: CsvStats | None = None,
-                    chunksize: int = 20_000) -> Iterator[list[Post]]:
+                    chunksize: int = 20_000, encoding: str = "utf-8") -> Iterator[list[Post]]:
     """Stream a CSV export as lists of Posts (one per chunk of rows).
 
     Rows with neither text nor title are skipped (``stats.empty``); rows whose time
     cannot be read are skipped and counted (``stats.bad_time``). Without an id column
-    the id is :func:`stable_id` of (source, text, time).
+    the id is :func:`stable_id` of (source, text, time). A byte that is not ``encoding``
+    text stops the read with a :class:`CsvExportError` naming its line (the chunks before
+    it were yielded).
     """
     if not source or not re.fullmatch(r"[A-Za-z0-9_.\-]+", source):
         raise CsvExportError(f"source name {source!r} is not valid: use letters, digits, '.', '-' or '_'")
     path = Path(path)
-    check_columns(path, columns)
+    check_encoding(encoding)
+    check_columns(path, columns, encoding)
     stats = stats if stats is not None else CsvStats(str(path))
     used = list(dict.fromkeys(columns.named().values()))
-    reader = pd.read_csv(path, usecols=used, dtype=str, keep_default_na=False, chunksize=chunksize)
+    reader = pd.read_csv(path, usecols=used, dtype=str, keep_default_na=False, chunksize=chunksize,
+                         encoding=encoding)
     # The first chunk fixes the precision, so one file never mixes two.
-    for n_chunk, chunk in enumerate(reader):
+    for n_chunk, chunk in enumerate(_decoded(reader, path, encoding)):
         if n_chunk == 0 and columns.score:
             given = [v for v in chunk[columns.score] if v.strip()]
             if given and all(_int(v) is None for v in given):
@@ -203,6 +241,14 @@ def read_csv_export(path: str | Path, columns: CsvColumns, source: str = "csv",
                 posts.append(post)
         stats.posts += len(posts)
         yield posts
+
+
+def _decoded(reader: Iterator[pd.DataFrame], path: Path, encoding: str) -> Iterator[pd.DataFrame]:
+    """The reader's chunks; a decoding error becomes one line naming the bad byte's line."""
+    try:
+        yield from reader
+    except UnicodeDecodeError:
+        raise not_text_error(path, encoding) from None
 
 
 def _row_to_post(row: dict, created: pd.Timestamp, columns: CsvColumns, source: str, precision: str,

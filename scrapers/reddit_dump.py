@@ -374,7 +374,8 @@ def read_dump(path: str | Path, filt: DumpFilter | None = None, stats: DumpStats
 
     ``kind`` forces ``"t3"``/``"t1"``; by default the file name decides (RS_/RC_,
     _submissions/_comments) and otherwise each object's fields. Lines that are not a
-    JSON object with an id are counted in ``stats.corrupt`` and skipped. A truncated
+    JSON object with an id (malformed, or nested too deep to parse) are counted in
+    ``stats.corrupt`` and skipped. A truncated
     file ends the iteration early with ``stats.truncated`` set. Pass a dict as
     ``depths`` to compute comment depths from parents seen earlier in the stream.
     ``on_block(stats)`` is called after each decompressed block (for progress bars).
@@ -426,6 +427,9 @@ def _line_to_post(line: bytes, where: tuple[bytes, int, int], kind: str | None, 
             raise ValueError("not a Reddit object with an id")
     except ValueError as exc:
         _count_corrupt(stats, where, "is not a Reddit JSON object", exc)
+        return None
+    except RecursionError:  # nested deeper than the parser's stack: no Reddit object is
+        _count_corrupt(stats, where, "is not a Reddit JSON object", ValueError("nested too deep to parse"))
         return None
     stats.parsed += 1
     created = parse_created(data.get("created_utc"))

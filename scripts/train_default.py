@@ -25,6 +25,7 @@ import argparse
 import html
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -49,7 +50,8 @@ CROWD_DIR = REPO / "models" / "crowd_data"
 
 
 def shared_dir(arg: str | None) -> Path:
-    for cand in ([Path(arg)] if arg else []) + [REPO.parent / "shared", Path("/work/shared")]:
+    env = os.environ.get("CROWDPULSE_SHARED")
+    for cand in [Path(p) for p in (arg, env) if p] + [REPO.parent / "shared"]:
         if (cand / "data").is_dir():
             return cand
     sys.exit("error: cannot find the shared data folder; pass --shared PATH (the folder holding data/ and fixtures/).")

@@ -67,7 +67,7 @@ def test_malformed_toml(tmp_path):
 def test_unknown_source_name_in_config(tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text('[[scrape]]\nsite = "myspace"\ntarget = "x"\n')
-    _assert_one_line_error(cli("run", str(cfg)), "unknown source 'myspace'", "reddit")
+    _assert_one_line_error(cli("run", str(cfg)), 'site must be one of reddit,', 'not "myspace"')
 
 
 def test_unknown_source_name_on_the_command_line(tmp_path):

@@ -164,3 +164,21 @@ def test_annotations_that_are_not_objects_are_one_clear_error(tmp_path):
     f.write_text(json.dumps([{"id": 7, "data": {"source": "reddit", "id": "a1"}, "annotations": "bullish"}]))
     with pytest.raises(LabelStudioError, match="task 7 .*'annotations' is not a list"):
         read_annotations(f)
+
+
+def test_only_http_urls_reach_a_task(store, tmp_path):
+    """Label Studio shows data.url as a link: a javascript: or data: URL stored with a post must not reach it."""
+    from crowdpulse.labelstudio import tasks_from_frame
+
+    rows = pd.DataFrame([{"source": "reddit", "id": str(i), "text": "t", "url": url, "model_id": MODEL,
+                          "label": "neutral", "confidence": 0.5}
+                         for i, url in enumerate(["https://www.reddit.com/r/stocks/comments/abc/", "http://x.org/a",
+                                                  "javascript:alert(document.cookie)", " JavaScript:alert(1)",
+                                                  "data:text/html;base64,PHNjcmlwdD4=", "vbscript:x", "//evil.org/a",
+                                                  "/r/stocks/comments/abc/", None, float("nan"), "HTTPS://X.ORG/B"])])
+    urls = [t["data"]["url"] for t in tasks_from_frame(rows)]
+    assert urls == ["https://www.reddit.com/r/stocks/comments/abc/", "http://x.org/a", None, None, None, None, None,
+                    None, None, None, "HTTPS://X.ORG/B"]
+    store.con.execute("UPDATE posts SET url = 'javascript:alert(1)'")
+    export(store, tmp_path / "tasks.json", fmt="labelstudio", least_confident=5)
+    assert "javascript:" not in (tmp_path / "tasks.json").read_text()

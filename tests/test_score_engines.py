@@ -37,15 +37,15 @@ def test_score_section_reads_every_key(tmp_path):
 
 
 @pytest.mark.parametrize("score, says", [
-    ('engine = "spark"', "score.engine 'spark' is not one of local, ray"),
-    ('engine = "ray"\nactors = 0', "score.actors must be a positive integer, not 0"),
-    ('engine = "ray"\nactors = "4"', "score.actors must be a positive integer, not '4'"),
-    ('engine = "ray"\ngpus_per_actor = -1', "score.gpus_per_actor must be a number of GPUs"),
-    ("batch_size = 0", "score.batch_size must be a positive integer, not 0"),
+    ('engine = "spark"', 'score.engine must be one of local, ray, not "spark"'),
+    ('engine = "ray"\nactors = 0', "score.actors must be a whole number >= 1, not 0"),
+    ('engine = "ray"\nactors = "4"', 'score.actors must be a whole number >= 1, not "4"'),
+    ('engine = "ray"\ngpus_per_actor = -1', "score.gpus_per_actor must be a number >= 0, not -1"),
+    ("batch_size = 0", "score.batch_size must be a whole number >= 1, not 0"),
     ('engine = "ray"\naddress = "head"', "score.address 'head' is not auto, ray://HOST:PORT or HOST:PORT"),
     ("actors = 2", "score.actors applies to the ray engine only (set score.engine to ray)"),
-    ('workers = 2', "[score] takes engine, batch_size, address, actors, gpus_per_actor, shards; unknown: workers"),
-    ('engine = "ray"\nshards = 3', "score.shards must be a folder path, not 3"),
+    ('workers = 2', "score: unknown key 'workers'; allowed: actors, address, batch_size, engine, gpus_per_actor, shards"),
+    ('engine = "ray"\nshards = 3', "score.shards must be a folder path (a string) for the Parquet shards, not 3"),
 ])
 def test_bad_score_settings_are_one_line(tmp_path, score, says):
     with pytest.raises(ConfigError) as err:

@@ -65,6 +65,16 @@ def read_posts_jsonl(path: Path) -> "pd.DataFrame":  # noqa: F821 - pandas impor
     return pd.DataFrame(rows)
 
 
+def coverage_line(coverage: dict[str, int], scored_now: int) -> str:
+    """Where every post of the database stands after a score run; the parts add up to the total."""
+    skipped = coverage["deleted"] + coverage["no_text"]
+    parts = [f"{scored_now:,} scored now", f"{coverage['scored'] - scored_now:,} scored before",
+             f"{skipped:,} skipped ({coverage['deleted']:,} [deleted]/[removed], {coverage['no_text']:,} without text)"]
+    if coverage["unscored"]:
+        parts.append(f"{coverage['unscored']:,} still to score")
+    return f"{coverage['total']:,} posts in the database: " + ", ".join(parts)
+
+
 def _table(records: list[dict]) -> Table:
     table = Table(title="crowdpulse analyze")
     for col, justify in (("id", "left"), ("label", "left"), ("p_bull", "right"), ("p_bear", "right"),
@@ -131,7 +141,8 @@ def register(app: typer.Typer) -> None:
         """Score every unscored post in the database: label, stance per ticker, themes.
 
         Writes the scores, stances and themes tables in committed batches; a killed run keeps
-        what was committed and the next run goes on from there. --engine ray scores Parquet
+        what was committed and the next run goes on from there. Posts whose body is [deleted] or
+        [removed], or that have no text, are skipped and counted. --engine ray scores Parquet
         shards on a Ray cluster with the same results (docs/scale.md).
 
         Example: crowdpulse score --db crowdpulse.duckdb --model default
@@ -145,9 +156,11 @@ def register(app: typer.Typer) -> None:
         with open_store(db, existing=True) as store:
             counts = score_with(store, model, settings, progress=not quiet,
                                 verbose=logging.getLogger().level <= logging.INFO)
+            coverage = store.score_coverage(counts["model_id"])
         actors = counts.get("actors")
         where = f" on Ray ({actors} actor{'s' * (actors > 1)})" if actors else ""
         console.print(
             f"scored {counts['posts']:,} posts with {counts['model_id']}{where}: {counts['scores']:,} scores, "
             f"{counts['stances']:,} stances, {counts['themes']:,} themes in {counts['batches']} batch(es)"
         )
+        console.print(coverage_line(coverage, counts["posts"]), markup=False, highlight=False)

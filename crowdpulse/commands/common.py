@@ -1,6 +1,8 @@
 """Options and helpers shared by the CLI commands."""
 from __future__ import annotations
 
+import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
@@ -10,8 +12,23 @@ from rich.console import Console
 
 from crowdpulse.store import DEFAULT_DB, Store
 
-console = Console()
-err_console = Console(stderr=True)
+#: Width for output that goes to a file or a pipe: tables keep their natural width (no column is
+#: cut to fit 80), lines are never wrapped.
+PIPE_WIDTH = 10_000
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for stdout (or stderr): as rich makes it on a terminal; to a pipe or a file, the
+    full width of every table and one line per line (COLUMNS, when set, still bounds tables)."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    columns = os.environ.get("COLUMNS", "")
+    return Console(stderr=stderr, width=int(columns) if columns.isdigit() else PIPE_WIDTH, soft_wrap=True)
+
+
+console = make_console()
+err_console = make_console(stderr=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB file to read and write.", show_default=True)]
 DEFAULT_DB_PATH = Path(DEFAULT_DB)
@@ -40,6 +57,13 @@ def score_settings(engine: str, address: str | None, actors: int | None, gpus_pe
 
         require_ray()
     return settings
+
+
+def repaired_note(n: int) -> str:
+    """What the store did to posts whose text held a lone surrogate (empty when none did)."""
+    if not n:
+        return ""
+    return f"{n:,} post{'' if n == 1 else 's'} with broken characters (lone surrogates) stored with U+FFFD"
 
 
 @contextmanager

@@ -48,6 +48,10 @@ def _compact(value: object) -> str:
     import json
     from datetime import datetime
 
+    import pandas as pd
+
+    if value is pd.NaT or (isinstance(value, float) and value != value):  # a run that never finished
+        return "-"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     text = str(value)

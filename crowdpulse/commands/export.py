@@ -42,9 +42,11 @@ def export_command(
             min_confidence=min_confidence, user_labels=user_labels, least_confident=least_confident,
             dedupe=dedupe, split=split, seed=seed, hash_authors_=hash_authors, salt=salt, no_text=no_text,
         )
-    splits = ", ".join(f"{k} {v}" for k, v in result.splits.items())
+    parts = [result.format, ", ".join(f"{k} {v}" for k, v in result.splits.items())]
+    if dedupe:
+        parts.append(f"{result.dropped_duplicates} duplicates dropped")
     console.print(f"exported {result.rows} posts scored by {result.model_id} to {result.path} "
-                  f"({result.format}; {splits}; {result.dropped_duplicates} duplicates dropped)")
+                  f"({'; '.join(p for p in parts if p)})")
 
 
 def import_labels_command(
@@ -57,6 +59,10 @@ def import_labels_command(
     """
     from crowdpulse.labelstudio import import_labels
 
+    if file.is_dir():
+        from crowdpulse.errors import CrowdpulseError
+
+        raise CrowdpulseError(f"{file} is a folder; give the JSON file Label Studio exported (Export > JSON in the project)")
     if not file.is_file():
         raise FileNotFoundError(2, "no such file", str(file))
     with open_store(db, existing=True) as store:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from crowdpulse.commands.common import (DEFAULT_DB_PATH, ActorsOption, AddressOption, DbOption, EngineOption,
                                        GpusOption, ModelOption, ShardsOption, console, err_console, open_store,
-                                       score_settings)
+                                       repaired_note, score_settings)
 from crowdpulse.errors import CrowdpulseError
 
 
@@ -84,7 +84,11 @@ def register(app: typer.Typer) -> None:
             else:
                 result = import_reddit_dumps(store, files, filt, batch_size=batch_size, progress=not quiet)
         _summary(result, f"import into {db}")
-        console.print(f"stored {result.stored:,} posts ({result.inserted:,} new, {result.updated:,} updated); run {result.run_id}")
+        repeats = f", {result.duplicates:,} repeating a post of the same batch (stored once)" if result.duplicates else ""
+        console.print(f"stored {result.stored:,} posts ({result.inserted:,} new, {result.updated:,} updated{repeats}); "
+                      f"run {result.run_id}")
+        if result.repaired:
+            console.print(repaired_note(result.repaired))
         if counts is not None:
             console.print(f"scored {counts['posts']:,} posts with {counts['model_id']}: {counts['stances']:,} stances, "
                           f"{counts['themes']:,} themes")
@@ -106,10 +110,14 @@ def register(app: typer.Typer) -> None:
         url_col: Annotated[Optional[str], typer.Option("--url-col", help="Column with the URL or Reddit permalink.")] = None,
         source: Annotated[str, typer.Option(help="Source name stored with each row; use 'reddit' for Reddit ids so they merge with scraped and dumped posts.")] = "csv",
         time_precision: Annotated[Optional[str], typer.Option("--time-precision", help="exact, or day for 'seen on that day' dates (dated 23:59:59 UTC). Default: day when every value is a plain date.")] = None,
+        encoding: Annotated[str, typer.Option("--encoding", help="The file's text encoding, e.g. cp1252 or latin-1 for a spreadsheet's export.")] = "utf-8",
         db: DbOption = DEFAULT_DB_PATH,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     ) -> None:
         """Import a CSV export of posts or comments, naming which column holds what.
+
+        The file is read as UTF-8 unless --encoding names another; a byte that does not decode stops
+        the import with its line number (what was stored before it stays).
 
         Example: crowdpulse import csv janash_stocks_comments_sample.csv --text-col comment --time-col first_snapshot_date --id-col comment_id --thread-col post_id --score-col score_last --url-col permalink --source reddit --time-precision day
         """
@@ -121,12 +129,17 @@ def register(app: typer.Typer) -> None:
         columns = CsvColumns(text=text_col, time=time_col, id=id_col, thread=thread_col, parent=parent_col,
                              author=author_col, score=score_col, title=title_col, url=url_col)
         with open_store(db) as store:
-            result = import_csv(store, file, columns, source=source, precision=time_precision, progress=not quiet)
+            result = import_csv(store, file, columns, source=source, precision=time_precision, progress=not quiet,
+                                encoding=encoding)
         stats = result.files[0]
+        repeats = (f", {result.duplicates:,} repeating the id of an earlier row (stored once, the last wins)"
+                   if result.duplicates else "")
         console.print(
-            f"{file}: {stats.rows:,} rows, {stats.posts:,} posts (time precision {stats.precision}), "
+            f"{file}: {stats.rows:,} rows: {stats.posts:,} posts (time precision {stats.precision}), "
             f"{stats.empty:,} without text, {stats.bad_time:,} with an unreadable time; "
-            f"stored {result.inserted:,} new, {result.updated:,} updated; run {result.run_id}"
+            f"of the posts {result.inserted:,} new, {result.updated:,} updated{repeats}; run {result.run_id}"
         )
+        if result.repaired:
+            console.print(repaired_note(result.repaired))
         if stats.bad_time:
             err_console.print(f"[yellow]warning:[/] rows with an unreadable time were skipped (first: data rows {', '.join(map(str, stats.bad_time_rows))})")

@@ -61,7 +61,14 @@ def read_sentiment_csv(path: Path) -> Any:
         df["date"] = to_datetime_quiet(df["date"]).dt.normalize()
     except (ValueError, TypeError) as exc:
         raise CrowdpulseError(f"{path}: column date must hold dates like 2024-01-31") from exc
-    df["value"] = pd.to_numeric(df["value"], errors="coerce")
+    values = pd.to_numeric(df["value"], errors="coerce")
+    words = values.isna() & df["value"].notna()
+    if words.any():
+        first = int(words.to_numpy().argmax())
+        raise CrowdpulseError(f"{path}: column value must hold numbers; data row {first + 1} has "
+                              f"{df['value'].iloc[first]!r} ({int(words.sum()):,} of {len(df):,} rows "
+                              f"{'is' if words.sum() == 1 else 'are'} not a number)")
+    df["value"] = values
     return df.dropna(subset=["value"])
 
 
@@ -230,11 +237,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load daily prices (adjusted) from Yahoo Finance or CSV files and cache them in the database.
 
-        Yahoo is asked only for sessions not cached yet.
+        Yahoo is asked only for sessions not cached yet; when it cannot be reached, tickers already
+        cached keep their prices and a note says how old they are.
 
-        Example: crowdpulse prices IWM TLT --start 2020-01-01 --csv /work/shared/data/market/adjusted_2026
+        Example: crowdpulse prices IWM TLT --start 2020-01-01 --csv ../shared/data/market/adjusted_2026
         """
-        from crowdpulse.prices import read_prices, update_prices
+        from crowdpulse.prices import read_prices, stale_note, update_prices
         from market.prices import normalize_tickers
 
         symbols = normalize_tickers([t for item in tickers for t in _split(item)])
@@ -249,13 +257,16 @@ def register(app: typer.Typer) -> None:
             table.add_row(t, f"{len(g):,}", str(g["date"].min().date()), str(g["date"].max().date()),
                           f"{g['adj_close'].iloc[-1]:.2f}")
         console.print(table)
+        note = stale_note(got)
+        if note:
+            err_console.print(f"note: {note}", markup=False, highlight=False)
 
     @app.command("correlate")
     def correlate_cmd(
         db: DbOption = DEFAULT_DB_PATH,
         tickers: Annotated[str, typer.Option("--tickers", help="Comma-separated tickers.")] = "IWM,TLT",
         signal: Annotated[str, typer.Option("--signal", help="Daily sentiment signal: mean_score, bullishness or count.")] = "mean_score",
-        lags: Annotated[int, typer.Option("--lags", help="K: correlations at lags -K..K; Granger orders up to K.")] = 5,
+        lags: Annotated[int, typer.Option("--lags", help="K: correlations at lags -K..K; Granger orders 1..K (none with --lags 0).")] = 5,
         permutations: Annotated[int, typer.Option("--permutations", help="Circular-shift permutations / bootstrap draws.")] = 1000,
         sentiment_csv: Annotated[Optional[Path], typer.Option("--sentiment-csv", help="CSV with columns date, ticker, value instead of the database index.")] = None,
         prices_csv: Annotated[Optional[Path], typer.Option("--prices-csv", help="Folder of TICKER.csv files instead of the prices table.")] = None,
@@ -276,7 +287,7 @@ def register(app: typer.Typer) -> None:
 
         Example: crowdpulse correlate --tickers IWM,TLT --sentiment-csv sentiment.csv --prices-csv prices/ --json out.json
 
-        Example: crowdpulse correlate --pair IWM TLT --windows 20,60,120 --prices-csv /work/shared/data/market/adjusted_2026
+        Example: crowdpulse correlate --pair IWM TLT --windows 20,60,120 --prices-csv ../shared/data/market/adjusted_2026
         """
         from market.prices import normalize_tickers
 
@@ -307,8 +318,10 @@ def register(app: typer.Typer) -> None:
             raise CrowdpulseError("too few sessions with both sentiment and returns to test (need 30 per ticker)")
         console.print(_results_table(results, f"{signal_name} vs session returns: {results.attrs['n_sessions']} sessions, "
                                               f"{results.attrs['n_tests']} tests (* = BH-adjusted p < 0.05)"))
+        ran = set(results["test"])
         for test, method in results.attrs["methods"].items():
-            console.print(f"  {test}: {method}", style="dim")
+            if test in ran:  # no Granger line after --lags 0, which runs none
+                console.print(f"  {test}: {method}", style="dim")
         doc = results_json(results)
         if rolling:
             doc["rolling"] = _print_rolling_signal(sentiment, returns, _windows(windows), signal_name, seed)

@@ -90,7 +90,7 @@ def eval_command(
 def train_command(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the trained model to.")],
     data: Annotated[Optional[Path], typer.Option("--data", help="Labeled training file (CSV/JSONL/Parquet/PhraseBank .txt).")] = None,
-    eval_: Annotated[Optional[Path], typer.Option("--eval", help="Labeled file for early stopping and temperature; default: a stratified 10% of the training rows.")] = None,
+    eval_: Annotated[Optional[Path], typer.Option("--eval", help="Labeled file for early stopping and temperature; default: 10% of each label's training rows (at least one), so each label needs 2 rows.")] = None,
     from_db: Annotated[bool, typer.Option("--from-db", help="Train on the human labels in the database (crowdpulse import-labels).")] = False,
     db: DbOption = DEFAULT_DB_PATH,
     label_map: LabelMapOption = None,
@@ -134,7 +134,7 @@ def train_command(
         extra["eval_data"] = str(eval_)
     else:
         frame, held = _stratified_split(frame, 0.1, seed)
-        extra["eval_data"] = f"stratified 10% of the training rows (seed {seed})"
+        extra["eval_data"] = f"10% of each label's training rows, at least one (seed {seed})"
     result = train(frame, held, out, base=base, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                    pooling=pooling, extra_meta=extra)
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if isinstance(v, (int, float)))
@@ -154,13 +154,29 @@ def _check_out_folder(out: Path) -> None:
                               "(or a model folder to retrain)")
 
 
-def _stratified_split(frame, fraction: float, seed: int):
-    from sklearn.model_selection import train_test_split
+#: Labels a class needs when the eval split is held out of the training rows: one to train on, one to hold out.
+MIN_PER_CLASS = 2
 
-    if len(frame) < 10 or frame["label"].value_counts().min() < 2:
-        raise CrowdpulseError("too few labeled rows to hold out an eval split; pass --eval FILE")
-    tr, ev = train_test_split(frame, test_size=fraction, random_state=seed, stratify=frame["label"])
-    return tr.reset_index(drop=True), ev.reset_index(drop=True)
+
+def _stratified_split(frame, fraction: float, seed: int):
+    """(train, eval): ``fraction`` of each label's rows held out (at least one), so both sides hold
+    every label the data has, for any row count; too few labels is one line saying how many are needed."""
+    import numpy as np
+
+    from models.labels import LABELS
+
+    counts = frame["label"].value_counts()
+    have = ", ".join(f"{label} {int(counts.get(label, 0))}" for label in LABELS)
+    if (counts < MIN_PER_CLASS).any() or len(counts) < 2:
+        raise CrowdpulseError(
+            f"too few labels to train and hold out an eval split: need at least {MIN_PER_CLASS} labels for each of "
+            f"at least two classes, have {have}; label more, or pass --eval FILE to evaluate on other rows")
+    rng = np.random.default_rng(seed)
+    held = np.concatenate([rng.choice(rows, size=max(1, round(fraction * len(rows))), replace=False)
+                           for _, rows in sorted(frame.groupby("label").indices.items())])
+    is_held = np.zeros(len(frame), dtype=bool)
+    is_held[held] = True
+    return frame[~is_held].reset_index(drop=True), frame[is_held].reset_index(drop=True)
 
 
 def register(app: typer.Typer) -> None:

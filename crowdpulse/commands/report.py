@@ -64,10 +64,19 @@ def _read_stats(path: Path) -> pd.DataFrame:
         raise ReportError(f"--stats {path} is a folder; give the JSON file crowdpulse correlate --json wrote")
     if not path.is_file():
         raise FileNotFoundError(2, "no such file", str(path))
+    again = "write it again with crowdpulse correlate --json FILE"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        doc = None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ReportError(f"--stats {path} is not a UTF-8 text file; {again}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        cut = "; the file ends there, cut short?" if exc.pos >= len(text.rstrip()) else ""
+        raise ReportError(f"--stats {path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}"
+                          f"{cut}); {again}") from None
+    except RecursionError:
+        raise ReportError(f"--stats {path} is nested too deep to be statistics JSON; {again}") from None
     rows = doc.get("results") if isinstance(doc, dict) else doc
     need = {"ticker", "test", "lag", "estimate"}
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and need <= set(r) for r in rows):

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from crowdpulse.commands.common import DEFAULT_DB_PATH, DbOption, console, err_console, open_store
+from crowdpulse.commands.common import DEFAULT_DB_PATH, DbOption, console, err_console, open_store, repaired_note
 
 
 @contextmanager
@@ -95,4 +95,5 @@ def scrape_cmd(
     stalled = counts.get("crawl/repeated_cursor", 0) + counts.get("crawl/repeated_url", 0)
     console.print(f"{site} {target}: {counts['pages']} pages, {counts['posts_new']} new posts, "
                   f"{counts['posts_updated']} updated, {counts.get('retry/count', 0)} retries, "
-                  f"{counts.get('request/count', 0)} requests" + ("; stopped: the site repeated a page" if stalled else ""))
+                  f"{counts.get('request/count', 0)} requests" + ("; stopped: the site repeated a page" if stalled else "")
+                  + (f"; {repaired_note(counts['posts_repaired'])}" if counts.get("posts_repaired") else ""))
