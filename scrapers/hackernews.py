@@ -15,11 +15,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
+from scrapers.encoding import parse_html
 from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text, lxml_text, utc_from_epoch, utc_from_iso
@@ -112,7 +112,7 @@ def parse(page: Page) -> ParseResult:
         return parse_api_item(page)
     raise_if_bot_wall(page)
     try:
-        root = lxml.html.fromstring(page.body)
+        root = parse_html(page)
     except (etree.ParserError, ValueError):
         raise ParseError(f"{page.url} is not an HTML page") from None
     fat = next((t for t in root.iter("table") if "fatitem" in (t.get("class") or "").split()), None)

@@ -17,6 +17,7 @@ from bs4 import BeautifulSoup
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep, resume_cursor
 from scrapers.dates import parse_forum_date
+from scrapers.encoding import page_text
 from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.forum_common import absolute, query_param, strip_session, thread_url
 from scrapers.records import Page, ParseResult, Post
@@ -47,7 +48,7 @@ def _date_text(author_p: Any) -> str:
 @malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     raise_if_bot_wall(page)
-    soup = BeautifulSoup(page.body, "lxml")
+    soup = BeautifulSoup(page_text(page), "lxml")
     url = strip_session(page.url)
     topic = _topic_id(soup, url)
     title_el = soup.select_one("h2.topic-title a, h2.topic-title, h2 a[href*='viewtopic'], div#page-body h2")

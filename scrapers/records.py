@@ -21,7 +21,13 @@ class Page:
     body: bytes
     fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
-    def text(self, encoding: str = "utf-8") -> str:
+    def text(self, encoding: str | None = None) -> str:
+        """The body as text: in ``encoding``, else the one the page declares or its bytes show
+        (:func:`scrapers.encoding.page_text`)."""
+        if encoding is None:
+            from scrapers.encoding import page_text
+
+            return page_text(self)
         return self.body.decode(encoding, errors="replace")
 
 

@@ -16,6 +16,7 @@ from bs4 import BeautifulSoup
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.crawl import CrawlStep, resume_cursor
 from scrapers.dates import parse_forum_date
+from scrapers.encoding import page_text
 from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.forum_common import absolute, query_param, strip_session, thread_url
 from scrapers.records import Page, ParseResult, Post
@@ -55,7 +56,7 @@ def _next_page(soup: BeautifulSoup, url: str, current: int) -> int | None:
 @malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     raise_if_bot_wall(page)
-    soup = BeautifulSoup(page.body, "lxml")
+    soup = BeautifulSoup(page_text(page), "lxml")
     url = strip_session(page.url)
     thread = _thread_id(soup, url)
     current = _current_page(soup, url)
