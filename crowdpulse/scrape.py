@@ -119,7 +119,8 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
                fetch_config: FetchConfig | None = None, on_step: Callable[[CrawlStep, dict[str, int]], None] | None = None,
                run_id: str | None = None) -> dict[str, int]:
     """Crawl ``target`` on ``site`` into ``store``, page by page, resuming from the stored
-    cursor. Returns counts: pages, posts_new, posts_updated and the fetch layers' counters
+    cursor. Returns counts: pages, posts_new, posts_updated, the parsers' counters
+    (``parse/no_time``: posts whose page shows no time) and the fetch layers' counters
     (``retry/count``, ``throttle/waits``, ``cache/hit`` ...). On a failure every page stored
     so far stays; the error is re-raised with ``.counts`` attached."""
     if site not in SCRAPE_SITES:
@@ -152,6 +153,8 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
                     counts["posts"] += len(posts)
                     counts["posts_new"] += result.inserted
                     counts["posts_updated"] += result.updated
+                    for key, value in step.stats.items():  # what parsing met, e.g. parse/no_time
+                        counts[key] = counts.get(key, 0) + value
                     if on_step:
                         on_step(step, counts)
                     if limit is not None and stored >= limit:

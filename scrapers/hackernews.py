@@ -23,6 +23,7 @@ from scrapers.encoding import parse_html
 from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text, lxml_text, utc_from_epoch, utc_from_iso
+from scrapers.xpath import first as _first, has_class as _cls
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +48,6 @@ def _time(age: Any, page: Page) -> tuple[Any, str]:
     if m:
         return page.fetched_at - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)]), "day"
     return None, "exact"
-
-
-_XPATHS: dict[str, Any] = {}
-
-
-def _first(el: Any, xpath: str) -> Any:
-    compiled = _XPATHS.get(xpath)
-    if compiled is None:
-        compiled = _XPATHS[xpath] = etree.XPath(xpath)
-    found = compiled(el)
-    return found[0] if found else None
-
-
-def _cls(name: str) -> str:
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
 
 
 def _depth(row: Any) -> int:

@@ -73,8 +73,11 @@ class ParseResult:
     ``after``, StockTwits' ``max``, a page number) that resumes the crawl.
     ``pending`` lists follow-up work the page revealed (e.g. Reddit ``more``
     stubs), each a JSON-serialisable dict the site's crawler understands.
+    ``stats`` counts what parsing met, e.g. ``parse/no_time``: posts the page shows
+    no time for (crawls add these to the run's counts).
     """
 
     posts: list[Post] = field(default_factory=list)
     next_cursor: Any = None
     pending: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)

@@ -70,6 +70,7 @@ def scrape_cmd(
                 err_console.print(f"stored before the error: {partial['pages']} pages, "
                                   f"{partial['posts_new']} new, {partial['posts_updated']} updated posts (kept)")
             raise
+    untimed = f", {counts['parse/no_time']} without a time" if counts.get("parse/no_time") else ""
     console.print(f"{site} {target}: {counts['pages']} pages, {counts['posts_new']} new posts, "
-                  f"{counts['posts_updated']} updated, {counts.get('retry/count', 0)} retries, "
+                  f"{counts['posts_updated']} updated{untimed}, {counts.get('retry/count', 0)} retries, "
                   f"{counts.get('request/count', 0)} requests")
