@@ -121,7 +121,8 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
                on_retry: Callable[[RetryWait], None] | None = None, run_id: str | None = None) -> dict[str, int]:
     """Crawl ``target`` on ``site`` into ``store``, page by page, resuming from the stored
     cursor. Returns counts: pages, posts_new, posts_updated, posts_repaired (stored with U+FFFD for a
-    lone surrogate, :func:`crowdpulse.store.replace_lone_surrogates`) and the fetch layers' counters
+    lone surrogate, :func:`crowdpulse.store.replace_lone_surrogates`), the parsers' counters
+    (``parse/no_time``: posts whose page shows no time) and the fetch layers' counters
     (``retry/count``, ``throttle/waits``, ``cache/hit``, ``crawl/repeated_cursor`` ...).
     ``on_retry`` is told of each wait before a retry. A page cut short is fetched again and
     never stored as done; a crawl that stops advancing ends with a warning
@@ -164,6 +165,8 @@ def run_scrape(store: Store, site: str, target: str, *, base_url: str | None = N
                     counts["posts_new"] += result.inserted
                     counts["posts_updated"] += result.updated
                     counts["posts_repaired"] += result.repaired
+                    for key, value in step.stats.items():  # what parsing met, e.g. parse/no_time
+                        counts[key] = counts.get(key, 0) + value
                     if on_step:
                         on_step(step, counts)
                     if limit is not None and stored >= limit:

@@ -22,13 +22,22 @@ _SIGNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 _HTML = re.compile(r"<(!doctype html|html|head|body|title)\b", re.I)
+# Words every sign above needs, lower case: a page holding none of them is no wall, found by a
+# substring search (C speed) instead of six case-blind regexes over 64 KiB (2.5 ms a page).
+_KEYS = (b"social crawler", b"just a moment", b"attention required", b"cf-browser-verification",
+         b"challenges.cloudflare.com", b"cf_chl_opt", b"pardner", b"network policy", b"access denied",
+         b"403 forbidden")
 
 
 def bot_wall_reason(page: Page) -> str | None:
     """Why this page is a bot wall rather than content, or None when it looks like content.
 
     Walls are HTML pages: a text or JSON file that merely quotes a wall's words is not one."""
-    head = page.body[:65536].decode("utf-8", errors="replace")
+    raw = page.body[:65536]
+    lowered = raw.lower()
+    if not any(key in lowered for key in _KEYS):
+        return None
+    head = raw.decode("utf-8", errors="replace")
     if not _HTML.search(head):
         return None
     for pattern, reason in _SIGNS:

@@ -20,6 +20,7 @@ from bs4 import BeautifulSoup
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.complete import whole_page
 from scrapers.crawl import CrawlStep
+from scrapers.encoding import page_text
 from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text, utc_from_epoch, utc_from_iso
@@ -44,15 +45,14 @@ def split_disclaimer(text: str) -> tuple[str, str | None]:
     return "\n\n".join(kept), ("\n\n".join(disclaimer) or None)
 
 
-def _app_data(page: Page) -> dict[str, Any] | None:
-    text = page.body.decode("utf-8", errors="replace")
+def _app_data(text: str, url: str) -> dict[str, Any] | None:
     m = _APP_DATA.search(text)
     if not m:
         return None
     try:
         data, _ = json.JSONDecoder().raw_decode(text, m.end())
     except json.JSONDecodeError as exc:
-        raise ParseError(f"{page.url}: window.__APP_DATA__ is not valid JSON ({exc.msg} at character {exc.pos})") from None
+        raise ParseError(f"{url}: window.__APP_DATA__ is not valid JSON ({exc.msg} at character {exc.pos})") from None
     return data if isinstance(data, dict) and "post" in data else None
 
 
@@ -140,10 +140,11 @@ def _int(text: str | None) -> int | None:
 @malformed_page_is_parse_error
 def parse(page: Page) -> ParseResult:
     raise_if_bot_wall(page)
-    data = _app_data(page)
+    text = page_text(page)
+    data = _app_data(text, page.url)
     if data is not None:
         return ParseResult(posts=_from_app_data(data, page.url))
-    return ParseResult(posts=_from_html(BeautifulSoup(page.body, "lxml"), page.url))
+    return ParseResult(posts=_from_html(BeautifulSoup(text, "lxml"), page.url))
 
 
 def crawl_post(client: Any, target: str, base_url: str | None = None, cursor: Any = None) -> Iterator[CrawlStep]:

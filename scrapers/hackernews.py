@@ -15,15 +15,16 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.complete import whole_page
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
+from scrapers.encoding import parse_html
 from scrapers.errors import ParseError, malformed_page_is_parse_error
 from scrapers.records import Page, ParseResult, Post
 from scrapers.text import html_to_text, lxml_text, utc_from_epoch, utc_from_iso
+from scrapers.xpath import first as _first, has_class as _cls
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +49,6 @@ def _time(age: Any, page: Page) -> tuple[Any, str]:
     if m:
         return page.fetched_at - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)]), "day"
     return None, "exact"
-
-
-_XPATHS: dict[str, Any] = {}
-
-
-def _first(el: Any, xpath: str) -> Any:
-    compiled = _XPATHS.get(xpath)
-    if compiled is None:
-        compiled = _XPATHS[xpath] = etree.XPath(xpath)
-    found = compiled(el)
-    return found[0] if found else None
-
-
-def _cls(name: str) -> str:
-    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
 
 
 def _depth(row: Any) -> int:
@@ -114,7 +100,7 @@ def parse(page: Page) -> ParseResult:
         return parse_api_item(page)
     raise_if_bot_wall(page)
     try:
-        root = lxml.html.fromstring(page.body)
+        root = parse_html(page)
     except (etree.ParserError, ValueError):
         raise ParseError(f"{page.url} is not an HTML page") from None
     fat = next((t for t in root.iter("table") if "fatitem" in (t.get("class") or "").split()), None)

@@ -21,7 +21,13 @@ class Page:
     body: bytes
     fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
-    def text(self, encoding: str = "utf-8") -> str:
+    def text(self, encoding: str | None = None) -> str:
+        """The body as text: in ``encoding``, else the one the page declares or its bytes show
+        (:func:`scrapers.encoding.page_text`)."""
+        if encoding is None:
+            from scrapers.encoding import page_text
+
+            return page_text(self)
         return self.body.decode(encoding, errors="replace")
 
 
@@ -67,8 +73,11 @@ class ParseResult:
     ``after``, StockTwits' ``max``, a page number) that resumes the crawl.
     ``pending`` lists follow-up work the page revealed (e.g. Reddit ``more``
     stubs), each a JSON-serialisable dict the site's crawler understands.
+    ``stats`` counts what parsing met, e.g. ``parse/no_time``: posts the page shows
+    no time for (crawls add these to the run's counts).
     """
 
     posts: list[Post] = field(default_factory=list)
     next_cursor: Any = None
     pending: list[dict[str, Any]] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)

@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import lxml.html
 from lxml import etree
 
 from scrapers.botwall import raise_if_bot_wall
 from scrapers.complete import whole_page
 from scrapers.crawl import CrawlStep, base_of, load_json, resume_cursor
+from scrapers.encoding import parse_html
 from scrapers.errors import (AccessDeniedError, CredentialsError, ParseError, RobotsDisallowedError,
                              malformed_page_is_parse_error)
 from scrapers.records import Page, ParseResult, Post
@@ -229,7 +229,7 @@ def parse_oldreddit(page: Page) -> ParseResult:
     Collapsed ``load more comments`` stubs become pending ``more`` stubs. Uses lxml directly."""
     raise_if_bot_wall(page)
     try:
-        root = lxml.html.fromstring(page.body)
+        root = parse_html(page)
     except (etree.ParserError, ValueError):
         raise ParseError(f"{page.url} is not an HTML page") from None
     things = [d for d in root.iter("div") if "thing" in _classes(d) and d.get("data-fullname")]

@@ -117,23 +117,27 @@ def utc_from_iso(value: str | None) -> datetime | None:
     return dt.astimezone(timezone.utc)
 
 
-def lxml_text(element: Any, drop_classes: tuple[str, ...] = (), drop_tags: tuple[str, ...] = ()) -> str:
+def lxml_text(element: Any, drop_classes: tuple[str, ...] = (), drop_tags: tuple[str, ...] = (),
+              drop: Any = ()) -> str:
     """Like :func:`html_to_text` for an lxml element (the fast path for big pages): block
-    elements become paragraphs, ``<br>`` a line break; elements whose tag is in ``drop_tags``
-    or whose class list contains one of ``drop_classes`` are skipped (the tree is not changed)."""
+    elements become paragraphs, ``<br>`` a line break; elements whose tag is in ``drop_tags``,
+    whose class list contains one of ``drop_classes``, or that are in ``drop`` (elements, e.g. an
+    XPath's result) are skipped (the tree is not changed)."""
     if element is None:
         return ""
     parts: list[str] = []
-    _lxml_walk(element, parts, set(drop_classes), set(drop_tags), top=True)
+    _lxml_walk(element, parts, set(drop_classes), set(drop_tags), top=True, drop=set(drop))
     text = "".join(parts)  # lxml has already decoded entities
     return _join_paragraphs([_SPACES.sub(" ", ln).strip() for ln in text.split("\n")])
 
 
-def _lxml_walk(el: Any, out: list[str], drop_classes: set[str], drop_tags: set[str], top: bool = False) -> None:
+def _lxml_walk(el: Any, out: list[str], drop_classes: set[str], drop_tags: set[str], top: bool = False,
+               drop: set[Any] | frozenset[Any] = frozenset()) -> None:
     tag = el.tag if isinstance(el.tag, str) else ""
     skip = (not top) and (
         tag in drop_tags or tag in ("script", "style", "noscript", "template") or not tag
         or (drop_classes and drop_classes.intersection((el.get("class") or "").split()))
+        or (drop and el in drop)
     )
     if not skip:
         block = tag in _BLOCK_TAGS
@@ -142,12 +146,12 @@ def _lxml_walk(el: Any, out: list[str], drop_classes: set[str], drop_tags: set[s
         if block:
             out.append("\n\n")
         if tag == "pre":
-            out.append(el.text_content())
+            out.append("".join(el.itertext()))
         else:
             if el.text:
                 out.append(el.text.replace("\n", " "))
             for child in el:
-                _lxml_walk(child, out, drop_classes, drop_tags)
+                _lxml_walk(child, out, drop_classes, drop_tags, drop=drop)
         if block:
             out.append("\n\n")
     if not top and el.tail:

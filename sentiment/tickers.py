@@ -10,6 +10,12 @@ Data files (users extend them; see docs/sentiment.md):
   bare, they count only next to a finance word ("ALL calls", "shares of ON"); as a cashtag
   they always count.
 
+A cashtag is ``$`` before one to six letters, in any case (``$IWM``, ``$amrn``, ``$Roku``;
+``$100``, ``$5k`` and currencies such as ``$USD`` or ``$usd`` are not tickers, nor a lower-case
+``$x``, ``$xx``, ``$k`` or ``$amount`` that stands for money). An exchange, class or StockTwits
+suffix is kept as written: ``$ENB.CA`` links ``ENB.CA``, ``$BRK.B`` ``BRK.B``, ``$BTC.X``
+``BTC.X`` (see :func:`cashtag_symbol`).
+
 ``via`` of a mention is ``cashtag`` (``$IWM`` or the broker form), ``alias`` or ``symbol``
 (a bare symbol from the universe). Context inheritance (``via="context"``) happens in
 :mod:`sentiment.analyze`, which sees the thread.
@@ -39,8 +45,16 @@ _FINANCE_AFTER = re.compile(
 )
 _FINANCE_BEFORE = re.compile(r"(?:shares|stock|calls|puts|ticker)\s+(?:of|in|on)?\s*$", re.IGNORECASE)
 
+#: Lower-case cashtags that stand for an amount of money, not a ticker ("$amount", "$mm").
+MONEY_WORDS = frozenset({"amount", "money", "cash", "bucks", "mm", "bn"})
+#: Suffixes a lower-case cashtag keeps ("$enb.ca"); in capitals any one or two letters are kept
+#: ("$ENB.CA", "$SHOP.TO", "$BRK.B", "$WPG.PH"). Lower case needs the list, so that "$tsla.to the
+#: moon" is $TSLA followed by "to". x is StockTwits' crypto mark ($BTC.X).
+LOWER_SUFFIXES = frozenset({"x", "ca", "cn", "ne", "v", "ax", "hk", "l"})
+
 _BROKER = re.compile(r"\$([^$\n()]{1,80})\(([A-Za-z][A-Za-z0-9.]{0,6})\)\$")
-_CASHTAG = re.compile(r"(?<![A-Za-z0-9_$])\$([A-Za-z][A-Za-z]{0,5}(?:\.[A-Za-z])?)(?![A-Za-z0-9_])")  # ASCII edges: "买了$TSLA和" links
+# ASCII edges ("买了$TSLA和" links); no "$" right after a censoring mark ("f&$k", "%$king").
+_CASHTAG = re.compile(r"(?<![A-Za-z0-9_$&%^*#@])\$([A-Za-z]{1,6})(?:\.([A-Za-z]{1,2}))?(?![A-Za-z0-9_])")
 
 
 @dataclass(frozen=True)
@@ -82,9 +96,9 @@ class Linker:
         for m in _BROKER.finditer(text):
             add(m.group(2).upper(), "cashtag", m.start(), m.end())
         for m in _CASHTAG.finditer(text):
-            sym = m.group(1)
-            if sym.upper() in self.universe or (sym.isupper() and sym not in NOT_SECURITIES):
-                add(sym.upper(), "cashtag", m.start(), m.end())
+            sym, with_suffix = self.cashtag_symbol(m.group(1), m.group(2))
+            if sym:
+                add(sym, "cashtag", m.start(), m.end() if with_suffix else m.end(1))
         alias_hits = []
         for rx in (self.alias_cs_re, self.alias_ci_re):
             if rx is None:
@@ -114,6 +128,36 @@ class Linker:
                 break
             pending = keep
         return sorted(found, key=lambda t: t.start)
+
+    def cashtag_symbol(self, name: str, suffix: str | None = None) -> tuple[str | None, bool]:
+        """The ticker a cashtag ``$name`` (``$name.suffix``) names, and whether the suffix is part
+        of it; ``(None, False)`` for money and currencies.
+
+        The suffix is kept as written when the whole symbol is in the universe (``BRK.B``), when it
+        is in capitals (``ENB.CA``: the Toronto listing, not mapped to a US one), or, in a
+        lower-case cashtag, when it is in :data:`LOWER_SUFFIXES`; otherwise the dot ends the
+        sentence ("$IWM.Then"). A capitals symbol with a plural "s" ("$HOODs") is the symbol; a
+        lower- or mixed-case name that is no symbol of the universe but an alias ("$Tesla") is
+        the alias's symbol.
+        """
+        upper = name.upper()
+        if suffix:
+            full = f"{upper}.{suffix.upper()}"
+            if full in self.universe or suffix.isupper() or (
+                    name.islower() and suffix.islower() and suffix in LOWER_SUFFIXES):
+                return full, True
+        if upper in NOT_SECURITIES:
+            return None, False
+        if name.isupper():
+            return upper, False
+        if len(name) > 2 and name[:-1].isupper() and name[-1] == "s":  # "$HOODs"
+            return upper[:-1], False
+        low = name.lower()
+        if len(name) == 1 or set(low) == {"x"} or low in MONEY_WORDS:  # "$k", "$xx", "$amount"
+            return None, False
+        if upper not in self.universe and low in self.alias_map:
+            return self.alias_map[low], False
+        return upper, False
 
 
 _LIST_GAP = re.compile(r"^\s*(?:[,/&+;|]|\.\s|\n|\band\b|\bor\b)[\s,/&+;|]*(?:(?:and|or)\s+)?$", re.IGNORECASE)

@@ -58,6 +58,54 @@ def test_capitals_only_alias_is_case_sensitive():
 
 def test_money_and_currency_are_not_cashtags():
     assert link_tickers("I made $500 and lost $USD") == []
+    assert link_tickers("$5k in, $2.5B buyback, all in $usd and $cad") == []
+    # a lower-case single letter or run of x's is an amount, not US Steel; a censored swear is no tag
+    assert link_tickers("sell a call for $x a week, $xx a contract, a Million $s, f&$k, %$king") == []
+    assert link_tickers("never says the $amount") == [] and tickers_in("$X and $AMOUNT") == ["X", "AMOUNT"]
+
+
+def test_lower_and_mixed_case_cashtags_link():
+    text = "$amrn $qunr $wm $fast $ilmn"
+    got = link_tickers(text)
+    assert [(m.ticker, m.via) for m in got] == [(t, "cashtag") for t in ("AMRN", "QUNR", "WM", "FAST", "ILMN")]
+    assert [text[m.start:m.end] for m in got] == text.split()
+    assert tickers_in("OG $Clov crew, $Roku users, $NFLx") == ["CLOV", "ROKU", "NFLX"]
+    assert tickers_in("already in $HOODs price") == ["HOOD"]  # a plural s on a capitals symbol
+    assert tickers_in("rather own $Tesla's shares") == ["TSLA"]  # a name that is an alias
+    assert tickers_in("我买了$amrn和$TSLA") == ["AMRN", "TSLA"]
+
+
+def test_suffixed_cashtags_keep_their_suffix_as_written():
+    text = "$ENB.CA and $SHOP.TO, $BRK.B, $WPG.PH, $BTC.X; $enb.ca $brk.b $btc.x"
+    got = link_tickers(text)
+    assert [m.ticker for m in got] == ["ENB.CA", "SHOP.TO", "BRK.B", "WPG.PH", "BTC.X", "ENB.CA", "BRK.B", "BTC.X"]
+    assert [text[m.start:m.end] for m in got] == [w.strip(",;") for w in text.split() if w.startswith("$")]
+
+
+@pytest.mark.parametrize("text, ticker, tag", [
+    ("bought $IWM.Then it dropped", "IWM", "$IWM"),
+    ("$AAPL.It always comes back", "AAPL", "$AAPL"),
+    ("sold my $tsla.to be honest", "TSLA", "$tsla"),  # "to" is Toronto only in capitals
+])
+def test_a_dot_that_ends_the_sentence_is_no_suffix(text, ticker, tag):
+    got = link_tickers(text)
+    assert [(m.ticker, text[m.start:m.end]) for m in got] == [(ticker, tag)]
+
+
+def test_written_cashtag_messages_all_link():
+    """Every message of eval/sentiment/cashtags_written.csv (the file evaluate.py scores) links
+    exactly its tickers: each form, and money that names none."""
+    import csv
+
+    from sentiment.text import clean_text
+    from tests.conftest import ROOT
+
+    with open(ROOT / "eval" / "sentiment" / "cashtags_written.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert {"lower", "mixed", "suffix", "sentence_end", "money"} <= {r["form"] for r in rows}
+    wrong = [(r["text"], tickers_in(clean_text(r["text"]))) for r in rows
+             if tickers_in(clean_text(r["text"])) != [t for t in r["tickers"].split("|") if t]]
+    assert wrong == []
 
 
 def test_user_extends_alias_file(tmp_path):

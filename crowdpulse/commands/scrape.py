@@ -93,7 +93,8 @@ def scrape_cmd(
                                   f"{partial['posts_new']} new, {partial['posts_updated']} updated posts (kept)")
             raise
     stalled = counts.get("crawl/repeated_cursor", 0) + counts.get("crawl/repeated_url", 0)
+    untimed = f", {counts['parse/no_time']} without a time" if counts.get("parse/no_time") else ""
     console.print(f"{site} {target}: {counts['pages']} pages, {counts['posts_new']} new posts, "
-                  f"{counts['posts_updated']} updated, {counts.get('retry/count', 0)} retries, "
+                  f"{counts['posts_updated']} updated{untimed}, {counts.get('retry/count', 0)} retries, "
                   f"{counts.get('request/count', 0)} requests" + ("; stopped: the site repeated a page" if stalled else "")
                   + (f"; {repaired_note(counts['posts_repaired'])}" if counts.get("posts_repaired") else ""))

@@ -11,6 +11,9 @@ blind; the report prints their agreement beside the model's stance figures.
     python eval/sentiment/evaluate.py --model vader   # another model
     python eval/sentiment/evaluate.py --tune          # tune theme thresholds on the tune split, write themes.toml
 
+It first checks the linker on eval/sentiment/cashtags_written.csv, messages written for the project
+with one cashtag form each ($amrn, $Roku, $ENB.CA, $BRK.B, $IWM.Then, and money such as $5k or $usd).
+
 Figures are reported on the test split; theme thresholds are tuned on the tune split only.
 """
 from __future__ import annotations
@@ -35,6 +38,8 @@ SECOND_CSV = Path(__file__).resolve().parent / "labels_second.csv"
 STANCES = list(LABELS)
 #: The project's own written multi-ticker posts, one stance per ticker, held out from all training.
 WRITTEN_CSV = ROOT / "models" / "crowd_data" / "stance_test_mixed.csv"
+#: Messages written for the project, one per cashtag form, with the tickers each must link.
+CASHTAGS_CSV = Path(__file__).resolve().parent / "cashtags_written.csv"
 FILES = {"janash_wallstreetbets": "janash_wallstreetbets_comments_sample.csv",
          "janash_stocks": "janash_stocks_comments_sample.csv"}
 
@@ -61,21 +66,35 @@ def gold_pairs(row) -> dict[str, str]:
 
 
 def linking_scores(df: pd.DataFrame) -> dict:
+    return link_counts((row.comment_id, row.comment, set(gold_pairs(row))) for row in df.itertuples())
+
+
+def link_counts(items) -> dict:
+    """Precision and recall of the linker over ``(id, text, gold tickers)`` items; ``errors`` lists
+    ``(id, extra, missed)`` for every text whose linked tickers differ from its gold ones."""
     from sentiment.tickers import tickers_in
     from sentiment.text import clean_text
 
     tp = fp = fn = 0
     errors = []
-    for row in df.itertuples():
-        gold = set(gold_pairs(row))
-        pred = set(tickers_in(clean_text(row.comment)))
+    for key, text, gold in items:
+        pred = set(tickers_in(clean_text(text)))
         tp += len(gold & pred)
         fp += len(pred - gold)
         fn += len(gold - pred)
         if gold != pred:
-            errors.append((row.comment_id, sorted(pred - gold), sorted(gold - pred)))
+            errors.append((key, sorted(pred - gold), sorted(gold - pred)))
     return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "tp": tp, "fp": fp, "fn": fn,
             "errors": errors}
+
+
+def written_cashtags(path: Path = CASHTAGS_CSV) -> dict:
+    """Linking on the project's written cashtag messages (lower case, mixed case, exchange and class
+    suffixes, and money that is no ticker), one row per message with its tickers ("A|B", empty = none)."""
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    got = link_counts((f"{i + 2}: {r.text}", r.text, set(filter(None, r.tickers.split("|"))))
+                      for i, r in enumerate(rows.itertuples()))
+    return {"messages": len(rows), "forms": sorted(set(rows["form"])), **got}
 
 
 def run_analysis(df: pd.DataFrame, model, encoder, stance_model=None, stance_weight: float | None = None,
@@ -228,6 +247,12 @@ def main() -> int:
                          "(default: what the model carries, else all)")
     args = ap.parse_args()
 
+    written = written_cashtags()
+    print(f"written cashtag messages ({CASHTAGS_CSV.relative_to(ROOT)}, {written['messages']} messages: "
+          f"{', '.join(written['forms'])}): precision {written['precision']:.3f}  recall {written['recall']:.3f}  "
+          f"(tp {written['tp']}, fp {written['fp']}, fn {written['fn']})")
+    for line, extra, missed in written["errors"]:
+        print(f"  line {line}: extra {extra} missed {missed}")
     df = load()
     if df is None:
         print(f"skipped: {SHARED} is not available (the labels hold ids only)")
@@ -278,7 +303,7 @@ def main() -> int:
     scope = args.stance_scope or getattr(judge or model, "stance_scope", None) or "all"
     analysis = run_analysis(part, model, get_encoder(), stance_model=judge, stance_weight=weight, stance_scope=scope)
     st = stance_scores(part, analysis)
-    how = ((f"the model itself on ticker-marked posts" if judge is model else "target-aware stance model")
+    how = (("the model itself on ticker-marked posts" if judge is model else "target-aware stance model")
            + f", weight {weight}, scope {scope}") if judge else "clause mean"
     print(f"\nstance ({model.model_id}, {how}, {st['n']} (comment, ticker) pairs, gold {st['gold_counts']}, "
           f"{time.perf_counter() - t0:.1f}s):")
