@@ -67,7 +67,7 @@ def read_posts_jsonl(path: Path) -> "pd.DataFrame":  # noqa: F821 - pandas impor
 def _table(records: list[dict]) -> Table:
     table = Table(title="crowdpulse analyze")
     for col, justify in (("id", "left"), ("label", "left"), ("p_bull", "right"), ("p_bear", "right"),
-                         ("p_neu", "right"), ("tickers (stance, via)", "left"), ("themes", "left")):
+                         ("p_neu", "right"), ("tickers (stance, via)", "left"), ("themes (match 0-1)", "left")):
         table.add_column(col, justify=justify)
     for r in records:
         tickers = ", ".join(f"{t['ticker']} {t['label']} ({t['via']})" for t in r["tickers"]) or "-"
@@ -87,6 +87,9 @@ def register(app: typer.Typer) -> None:
         model: ModelOption = "default",
     ) -> None:
         """Label text bullish/bearish/neutral, with the stance per ticker and the themes it touches.
+
+        Each theme comes with its match, 0-1: how close the text's sentences come to the theme's
+        examples, raised when a theme pattern matches (not a probability; 1/3 is a pattern alone).
 
         Example: crowdpulse analyze "TLT will move up with rate cuts and IWM will move down in a recession" --model vader --json
         """
