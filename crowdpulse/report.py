@@ -604,7 +604,7 @@ def default_tickers(store: Store, model_id: str, priced: set[str], max_tickers: 
              f"and prices ({', '.join(chosen)})."]
     if left:
         listed = ", ".join(f"{t} ({counts[t]} stances)" for t in left[:8])
-        rest = f" and {len(left) - 8} more" if len(left) > 8 else ""
+        rest = f" and {len(left) - 8} less-named others" if len(left) > 8 else ""
         parts.append(f"Left out for want of prices: {listed}{rest}; add them with "
                      f"`crowdpulse prices {' '.join(left[:8])}`.")
     if more:
