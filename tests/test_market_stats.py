@@ -186,7 +186,7 @@ def test_mi_is_reported_clipped_at_zero_with_the_raw_value_and_its_p_kept(sessio
     rng = np.random.default_rng(3)
     rows, draws = [], {}
     for seed in range(6):
-        s, r = rng.normal(size=60), rng.normal(size=60)
+        s, r = rng.normal(size=60), 0.01 * rng.normal(size=60)
         res = correlate_all(*_frames(sessions[:60], s, r), lags=1, permutations=99, seed=seed)
         rows.append(res[res["test"] == "mutual_information"].assign(seed=seed))
         draws[seed] = (s, r)
@@ -208,11 +208,11 @@ def test_mi_is_reported_clipped_at_zero_with_the_raw_value_and_its_p_kept(sessio
 def test_rolling_mi_is_clipped_at_zero_and_keeps_the_raw_value(sessions):
     rng = np.random.default_rng(4)
     n = 200
-    sent, rets = _frames(sessions[:n], rng.normal(size=n), rng.normal(size=n))
+    sent, rets = _frames(sessions[:n], rng.normal(size=n), 0.01 * rng.normal(size=n))
     roll = rolling_signal(sent, rets, [20], null_draws=50)
     assert (roll["mi_raw"] < 0).any() and (roll["mi"] >= 0).all() and (roll["mi_null95"] >= 0).all()
     np.testing.assert_allclose(roll["mi"], roll["mi_raw"].clip(lower=0))
-    pair = rolling_pair(pd.concat([rets, rets.assign(ticker="TLT", ret=rng.normal(size=n))]), "IWM", "TLT", [20],
+    pair = rolling_pair(pd.concat([rets, rets.assign(ticker="TLT", ret=0.01 * rng.normal(size=n))]), "IWM", "TLT", [20],
                         null_draws=20)
     assert (pair["mi_raw"] < 0).any() and (pair["mi"] >= 0).all()
 
@@ -226,7 +226,7 @@ def test_rolling_signal_runs_where_correlate_would_and_not_across_gaps(sessions)
     rng = np.random.default_rng(5)
     keep = np.r_[0:80, 400:430]  # 80 sessions, a gap of 320 sessions, then 30
     dates = sessions[keep]
-    s, r = rng.normal(size=len(keep)), rng.normal(size=len(keep))
+    s, r = rng.normal(size=len(keep)), 0.01 * rng.normal(size=len(keep))
     few = _frames(sessions[:MIN_PAIRS - 1], s[:MIN_PAIRS - 1], r[:MIN_PAIRS - 1], "TLT")
     sent = pd.concat([_frames(dates, s, r)[0], few[0]])
     rets = pd.concat([_frames(dates, s, r)[1], few[1]])
