@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +29,9 @@ from crowdpulse.store import Store
 log = logging.getLogger(__name__)
 
 ALPHA = 0.05
+#: A run of more than this many NYSE sessions without data is a gap: lines break there (no points,
+#: never zeros), the gap is shaded, and no rolling window spans it.
+GAP_SESSIONS = 10
 COLORS = {"bullish": "#1a9850", "bearish": "#d73027", "neutral": "#7f7f7f", "price": "#2c7bb6",
           "index": "#e08214", "volume": "#8073ac"}
 _PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
@@ -46,10 +50,14 @@ class ReportData:
     - ``prices``: [ticker, date, adj_close]
     - ``stats``: rows as in the correlate JSON [ticker, signal, test, lag, estimate, p_value,
       p_adjusted, ci_low, ci_high, n]
-    - ``rolling``: [date, ticker, window, corr, mi]
+    - ``rolling``: [date, ticker, window, corr, mi (KSG, clipped at 0), mi_raw]
     - ``themes``: [session, theme, n_posts, share]
+    - ``scored``: [session, n_posts], scored posts per session (the themes' share denominator: a
+      session in it without a theme row has share 0; a session not in it has no data)
     - ``top_posts``: [session, ticker, source, id, text, label, p_bullish, p_bearish, url]
-    - ``meta``: model_id, sources {name: posts}, n_posts, first/last session, tickers, notes...
+    - ``meta``: model_id, sources {name: posts}, n_posts, first/last session, tickers, tickers_note
+      (which tickers the default left out and why), too_few {ticker: sessions} (tickers the
+      statistics skip for fewer than ``market.stats.MIN_PAIRS`` sessions with posts and returns), notes...
     - ``pair`` (optional): rolling statistics of two tickers' returns, as from
       ``market.stats.rolling_pair`` [date, window, corr, mi, corr_null95, mi_null95] with
       ``meta["pair"] = [a, b]``
@@ -63,6 +71,7 @@ class ReportData:
     top_posts: pd.DataFrame = field(default_factory=pd.DataFrame)
     meta: dict[str, Any] = field(default_factory=dict)
     pair: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scored: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # ------------------------------------------------------------------ helpers
@@ -126,7 +135,55 @@ class _Figures:
 
 
 def _note(text: str) -> str:
-    return f'<p class="note">{esc(text)}</p>'
+    """A one-line note; `backticked` commands show as code."""
+    return '<p class="note">' + re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(text)) + "</p>"
+
+
+Gap = tuple[pd.Timestamp, pd.Timestamp, int]
+
+
+def _gaps(dates: Any) -> list[Gap]:
+    """(last date before, first date after, sessions missing) of each gap of more than GAP_SESSIONS sessions."""
+    from market.calendar import session_gaps
+
+    g = session_gaps(pd.to_datetime(pd.Series(list(dates), dtype=object)), GAP_SESSIONS)
+    return [(pd.Timestamp(a), pd.Timestamp(b), int(n)) for a, b, n in zip(g["start"], g["end"], g["missing"])]
+
+
+def _broken(x: Any, y: Any, gaps: Sequence[Gap]) -> tuple[list[str], list[Any]]:
+    """Dates and values for a line that breaks at each gap: a point with no value (plotly draws no
+    segment to it) between the points on either side, never a zero."""
+    xs = pd.DatetimeIndex(pd.to_datetime(list(x)))
+    ys = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in list(y)]
+    breaks = {}
+    for start, end, _ in gaps:
+        pos = int(xs.searchsorted(end))
+        if 0 < pos < len(xs) and xs[pos - 1] <= start:
+            breaks[pos] = start + (end - start) / 2
+    out_x, out_y = [], []
+    for i, (d, v) in enumerate(zip(xs, ys)):
+        if i in breaks:
+            out_x.append(breaks[i].strftime("%Y-%m-%d"))
+            out_y.append(None)
+        out_x.append(d.strftime("%Y-%m-%d"))
+        out_y.append(v)
+    return out_x, out_y
+
+
+def _shade(fig: Any, gaps: Sequence[Gap], what: str) -> None:
+    """Grey bands over the gaps; a long one (three times GAP_SESSIONS or more) says what is missing for how long."""
+    for start, end, n in gaps:
+        label = dict(annotation_text=f"no {esc(what)}: {n} sessions", annotation_position="top left",
+                     annotation_font_size=10, annotation_font_color="#555") if n >= 3 * GAP_SESSIONS else {}
+        fig.add_vrect(x0=start.strftime("%Y-%m-%d"), x1=end.strftime("%Y-%m-%d"), fillcolor="#9e9e9e",
+                      opacity=0.18, layer="below", line_width=0, **label)
+
+
+def _gap_caption(gaps: Sequence[Gap], what: str) -> str:
+    if not gaps:
+        return ""
+    return (f"<p class='caption'>Grey bands: more than {GAP_SESSIONS} sessions with no {esc(what)} "
+            f"({len(gaps)} gap{'s' if len(gaps) > 1 else ''}); lines are not drawn across them.</p>")
 
 
 # ----------------------------------------------------------------- sections
@@ -144,9 +201,10 @@ def _header(data: ReportData) -> str:
     if m.get("prices_range"):
         rows.append(("Prices", esc(m["prices_range"])))
     items = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    left_out = _note(m["tickers_note"]) if m.get("tickers_note") else ""
     return (f"<header><h1>{esc(m.get('title', 'crowdpulse report'))}</h1>"
             f"<p class='sub'>Generated {esc(m.get('generated_at', ''))}</p>"
-            f"<table class='meta'>{items}</table>{_significance(data)}</header>")
+            f"<table class='meta'>{items}</table>{left_out}{_significance(data)}</header>")
 
 
 def _significance(data: ReportData) -> str:
@@ -194,8 +252,10 @@ def _index_price(data: ReportData, ticker: str, figs: _Figures) -> str:
     from plotly.subplots import make_subplots
 
     idx = data.index[data.index["ticker"] == ticker].sort_values("session")
+    gaps = _gaps(idx["session"])
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=_dates(idx["session"]), y=idx["mean_score"], name="sentiment index (mean p_bull − p_bear)",
+    x, y = _broken(idx["session"], idx["mean_score"], gaps)
+    fig.add_trace(go.Scatter(x=x, y=y, name="sentiment index (mean p_bull − p_bear)", connectgaps=False,
                              mode="lines+markers", marker=dict(size=4), line=dict(color=COLORS["index"])),
                   secondary_y=False)
     note = ""
@@ -203,11 +263,12 @@ def _index_price(data: ReportData, ticker: str, figs: _Figures) -> str:
     if px is not None and len(px):
         lo, hi = pd.Timestamp(idx["session"].min()), pd.Timestamp(idx["session"].max())
         px = px[(pd.to_datetime(px["date"]) >= lo - pd.Timedelta(days=7)) & (pd.to_datetime(px["date"]) <= hi + pd.Timedelta(days=7))]
-        fig.add_trace(go.Scatter(x=_dates(px["date"]), y=px["adj_close"], name=f"{esc(ticker)} adjusted close",
+        x, y = _broken(px["date"], px["adj_close"], _gaps(px["date"]))
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"{esc(ticker)} adjusted close", connectgaps=False,
                                  mode="lines", line=dict(color=COLORS["price"])), secondary_y=True)
     else:
         note = _note(f"No prices for {ticker} in the store: the index is shown alone "
-                     f"(run `crowdpulse market prices` to add them).")
+                     f"(add them with `crowdpulse prices {ticker}`, or `--csv DIR` offline).")
     # the busiest days' top posts as hover markers (escaped: post text is hostile input)
     if _has(data.top_posts, "ticker", "session", "text"):
         tp = data.top_posts[data.top_posts["ticker"] == ticker]
@@ -226,7 +287,8 @@ def _index_price(data: ReportData, ticker: str, figs: _Figures) -> str:
                                      hovertext=hover, hoverinfo="text"), secondary_y=False)
     fig.update_yaxes(title_text="sentiment index", secondary_y=False, zeroline=True)
     fig.update_yaxes(title_text="adjusted close", secondary_y=True, showgrid=False)
-    return "<h3>Sentiment index and price</h3>" + note + figs.div(fig, height=360)
+    _shade(fig, gaps, "posts")
+    return "<h3>Sentiment index and price</h3>" + note + figs.div(fig, height=360) + _gap_caption(gaps, "posts")
 
 
 def _volume(data: ReportData, ticker: str, figs: _Figures) -> str:
@@ -242,25 +304,50 @@ def _volume(data: ReportData, ticker: str, figs: _Figures) -> str:
     else:
         fig.add_trace(go.Bar(x=_dates(idx["session"]), y=idx["n_posts"], name="posts", marker_color=COLORS["volume"]))
     fig.update_yaxes(title_text="posts per session")
+    _shade(fig, _gaps(idx["session"]), "posts")
     return "<h3>Post volume</h3>" + figs.div(fig, height=260)
+
+
+def _too_few(data: ReportData, ticker: str) -> str | None:
+    """Why the statistics skip ``ticker`` (too few sessions with posts and returns), or None."""
+    from market.stats import MIN_PAIRS
+
+    n = (data.meta.get("too_few") or {}).get(ticker)
+    if n is None:
+        return None
+    return (f"Only {n} sessions with both posts and returns for {ticker}: the statistics need {MIN_PAIRS} "
+            f"(as `crowdpulse correlate`, which skips {ticker}), so none are drawn for it.")
 
 
 def _rolling(data: ReportData, ticker: str, figs: _Figures, column: str, title: str, ytitle: str) -> str:
     import plotly.graph_objects as go
 
+    head = f"<h3>{esc(title)}</h3>"
     if not _has(data.rolling, "ticker", "date", "window", column):
-        return f"<h3>{esc(title)}</h3>" + _note(data.meta.get("rolling_note") or "No rolling statistics in this report.")
+        return head + _note(data.meta.get("rolling_note") or "No rolling statistics in this report.")
     r = data.rolling[(data.rolling["ticker"] == ticker)].dropna(subset=[column])
     if r.empty:
-        return f"<h3>{esc(title)}</h3>" + _note(
-            f"Not enough sessions with both posts and returns for {ticker} to fill a rolling window.")
+        return head + _note(
+            f"No stretch of sessions with both posts and returns for {ticker} (without a gap of more than "
+            f"{GAP_SESSIONS} sessions) is long enough to fill a rolling window.")
     fig = go.Figure()
+    gaps = _gaps(r["date"])  # the windows' own gaps: they include the posts' (no window spans one)
     for w, g in r.sort_values("date").groupby("window"):
-        fig.add_trace(go.Scatter(x=_dates(g["date"]), y=g[column], mode="lines", name=f"{int(w)}-session window"))
+        values = g[column].clip(lower=0) if column == "mi" else g[column]
+        x, y = _broken(g["date"], values, gaps)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", connectgaps=False, name=f"{int(w)}-session window"))
     if column == "corr":
         fig.add_hline(y=0, line_color="#999", line_width=1)
+    else:
+        fig.update_yaxes(rangemode="tozero")
     fig.update_yaxes(title_text=ytitle)
-    return f"<h3>{esc(title)}</h3>" + figs.div(fig, height=280)
+    sessions = data.index.loc[data.index["ticker"] == ticker, "session"]
+    fig.update_xaxes(range=_dates([sessions.min(), sessions.max()]))  # the same span as the index above
+    post_gaps = _gaps(sessions)
+    _shade(fig, post_gaps, "posts")
+    caption = ("<p class='caption'>KSG estimate clipped at 0 (mutual information is never negative; "
+               "the raw estimate falls below 0 by chance on short windows).</p>") if column == "mi" else ""
+    return head + figs.div(fig, height=280) + caption + _gap_caption(post_gaps, "posts")
 
 
 def _lead_lag(data: ReportData, ticker: str, figs: _Figures) -> str:
@@ -306,7 +393,7 @@ def _top_posts(data: ReportData, ticker: str) -> str:
         return title + _note("No posts to show.")
     tp = data.top_posts[data.top_posts["ticker"] == ticker]
     if tp.empty:
-        return title + _note(f"No posts for {ticker}.")
+        return title + _note(f"No bullish or bearish post on {ticker} on its busiest days.")
     rows = []
     for r in tp.sort_values(["session", "label"]).to_dict("records"):
         url = safe_url(r.get("url"))
@@ -329,15 +416,25 @@ def _themes(data: ReportData, figs: _Figures) -> str:
     if not _has(data.themes, "session", "theme"):
         return title + _note(data.meta.get("themes_note") or "No themes were detected in the scored posts.")
     col = "share" if "share" in data.themes.columns else "n_posts"
-    wide = data.themes.pivot_table(index="session", columns="theme", values=col, aggfunc="sum").fillna(0).sort_index()
-    if len(wide) > 30:  # smooth daily noise: weekly means
-        wide.index = pd.to_datetime(wide.index)
-        wide = wide.resample("W-FRI").mean().fillna(0)
+    wide = data.themes.pivot_table(index="session", columns="theme", values=col, aggfunc="sum")
+    wide.index = pd.to_datetime(wide.index)
+    # a session with scored posts and no post on a theme is a real 0; a session without scored posts has no point
+    with_data = pd.to_datetime(data.scored["session"]) if _has(data.scored, "session") else wide.index
+    wide = wide.reindex(wide.index.union(pd.DatetimeIndex(with_data))).fillna(0).sort_index()
+    if len(wide) > 30:  # smooth daily noise: weekly means over the sessions with data, at the week's last one
+        week = wide.index.to_period("W-FRI")
+        last = pd.Series(wide.index, index=wide.index).groupby(week).max()
+        wide = wide.groupby(week).mean()
+        wide.index = pd.DatetimeIndex(last.loc[wide.index].to_numpy())
+    gaps = _gaps(wide.index)
     fig = go.Figure()
     for theme in wide.sum().sort_values(ascending=False).index:
-        fig.add_trace(go.Scatter(x=_dates(wide.index), y=wide[theme], name=esc(theme), mode="lines", stackgroup="one"))
-    fig.update_yaxes(title_text="share of posts" if col == "share" else "posts", tickformat=".0%" if col == "share" else None)
-    return title + figs.div(fig, height=340)
+        x, y = _broken(wide.index, wide[theme], gaps)
+        fig.add_trace(go.Scatter(x=x, y=y, name=esc(theme), mode="lines", connectgaps=False))
+    fig.update_yaxes(title_text="share of posts" if col == "share" else "posts", tickformat=".0%" if col == "share" else None,
+                     rangemode="tozero")
+    _shade(fig, gaps, "scored posts")
+    return title + figs.div(fig, height=340) + _gap_caption(gaps, "scored posts")
 
 
 def _pair(data: ReportData, figs: _Figures) -> str:
@@ -355,9 +452,11 @@ def _pair(data: ReportData, figs: _Figures) -> str:
         if col not in data.pair.columns:
             continue
         fig = go.Figure()
+        gaps = _gaps(data.pair["date"])
         for i, (w, g) in enumerate(data.pair.sort_values("date").groupby("window")):
             color = ["#2c7bb6", "#d7191c", "#fdae61", "#1a9641"][i % 4]
-            fig.add_trace(go.Scatter(x=_dates(g["date"]), y=g[col], mode="lines", name=f"{int(w)}-session window",
+            x, y = _broken(g["date"], g[col].clip(lower=0) if col == "mi" else g[col], gaps)
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{int(w)}-session window", connectgaps=False,
                                      line=dict(color=color)))
             band = f"{col}_null95"
             if band in g.columns and g[band].notna().any():
@@ -369,6 +468,7 @@ def _pair(data: ReportData, figs: _Figures) -> str:
                     fig.add_trace(go.Scatter(x=_dates(g["date"]), y=[-level] * len(g), mode="lines", showlegend=False,
                                              hoverinfo="skip", line=dict(color=color, dash="dot", width=1)))
         fig.update_yaxes(title_text=label)
+        _shade(fig, gaps, "common returns")
         out.append(figs.div(fig, height=280))
     out.append("<p class='caption'>Dotted lines: what a window of that size reaches by chance in 5% of windows; "
                "a crossing is a candidate, not a finding (many windows are looked at).</p>")
@@ -411,11 +511,15 @@ def _render(data: ReportData) -> tuple[str, int]:
         else:
             sec.append(_index_price(data, t, figs))
             sec.append(_volume(data, t, figs))
-            sec.append(_rolling(data, t, figs, "corr", "Rolling correlation: sentiment index vs same-session return",
-                                "correlation"))
-            sec.append(_lead_lag(data, t, figs))
-            sec.append(_rolling(data, t, figs, "mi", "Rolling mutual information: sentiment index vs return",
-                                "MI (nats)"))
+            if _too_few(data, t):  # the statistics skip it: one note instead of three empty sections
+                sec.append("<h3>Rolling correlation, lead–lag and rolling mutual information</h3>"
+                           + _note(_too_few(data, t)))
+            else:
+                sec.append(_rolling(data, t, figs, "corr", "Rolling correlation: sentiment index vs same-session "
+                                    "return", "correlation"))
+                sec.append(_lead_lag(data, t, figs))
+                sec.append(_rolling(data, t, figs, "mi", "Rolling mutual information: sentiment index vs return",
+                                    "MI (nats)"))
             sec.append(_top_posts(data, t))
         sec.append("</section>")
         body.extend(sec)
@@ -449,17 +553,64 @@ def rolling_stats(index: pd.DataFrame, returns: pd.DataFrame, *, windows: Sequen
     """Rolling correlation and KSG mutual information of the index against same-session returns.
 
     ``index`` [session, ticker, <signal>], ``returns`` [ticker, date, ret]; sessions with both
-    are aligned per ticker (:func:`market.stats.rolling_signal`, without noise bands). Returns
-    [date, ticker, window, corr, mi].
+    are aligned per ticker (:func:`market.stats.rolling_signal`, without noise bands) where the
+    statistics would run: a ticker with fewer than ``market.stats.MIN_PAIRS`` such sessions gets
+    none (``correlate`` skips it), and no window spans a gap of more than ``GAP_SESSIONS``
+    sessions. Returns [date, ticker, window, corr, mi, mi_raw] (``mi`` clipped at 0).
     """
     from market.stats import rolling_signal
 
-    cols = ["date", "ticker", "window", "corr", "mi"]
+    cols = ["date", "ticker", "window", "corr", "mi", "mi_raw"]
     if index.empty or returns.empty:
         return pd.DataFrame(columns=cols)
     sentiment = index[["session", "ticker", signal]].rename(columns={"session": "date", signal: "value"})
-    out = rolling_signal(sentiment, returns, windows, null_draws=0)[cols]
+    out = rolling_signal(sentiment, returns, windows, null_draws=0, max_gap=GAP_SESSIONS)[cols]
     return out.dropna(subset=["corr", "mi"], how="all").reset_index(drop=True)
+
+
+def joint_sessions(index: pd.DataFrame, returns: pd.DataFrame, tickers: Sequence[str]) -> dict[str, int]:
+    """Per ticker, the sessions with both an index value and a return: what ``correlate`` counts."""
+    if index.empty or returns.empty:
+        return {t: 0 for t in tickers}
+    have = index[["session", "ticker"]].assign(date=pd.to_datetime(index["session"]).dt.normalize())
+    ret = returns.dropna(subset=["ret"]).assign(date=lambda r: pd.to_datetime(r["date"]).dt.normalize())
+    both = have.merge(ret[["ticker", "date"]].drop_duplicates(), on=["ticker", "date"])
+    counts = both.groupby("ticker")["date"].nunique()
+    return {t: int(counts.get(t, 0)) for t in tickers}
+
+
+def default_tickers(store: Store, model_id: str, priced: set[str], max_tickers: int) -> tuple[list[str], str | None]:
+    """The ``max_tickers`` most-named tickers that have prices, and a note on those left out and why.
+
+    Most named: most stances for ``model_id``. Without prices for any of them, the most named
+    (the sections then say they have no prices), and the note says how to add prices.
+    """
+    named = store.query("SELECT ticker, count(*) AS n FROM stances WHERE model_id = ? GROUP BY ticker "
+                        "ORDER BY n DESC, ticker", [model_id])
+    if named.empty:
+        raise ReportError(f"model {model_id} has no ticker stances: run `crowdpulse score` first")
+    ranked, counts = list(named["ticker"]), dict(zip(named["ticker"], named["n"].astype(int)))
+    chosen = [t for t in ranked if t in priced][:max_tickers]
+    if not chosen:
+        chosen = ranked[:max_tickers]
+        return chosen, (f"No prices in the store for any named ticker: showing the {len(chosen)} most named; "
+                        f"add prices with `crowdpulse prices {' '.join(chosen)}` (or `--csv DIR` offline).")
+    # left out: more named than the last ticker shown (or among the top max_tickers), but without prices
+    left = [t for t in ranked[:max(ranked.index(chosen[-1]) + 1, max_tickers)] if t not in priced]
+    more = [t for t in ranked if t in priced][max_tickers:]
+    if not left and not more:
+        return chosen, None
+    parts = [f"Showing the {len(chosen)} most-named ticker{'s' if len(chosen) > 1 else ''} with both posts "
+             f"and prices ({', '.join(chosen)})."]
+    if left:
+        listed = ", ".join(f"{t} ({counts[t]} stances)" for t in left[:8])
+        rest = f" and {len(left) - 8} less-named others" if len(left) > 8 else ""
+        parts.append(f"Left out for want of prices: {listed}{rest}; add them with "
+                     f"`crowdpulse prices {' '.join(left[:8])}`.")
+    if more:
+        parts.append(f"{len(more)} more with prices and fewer posts ({', '.join(more[:8])}"
+                     f"{', ...' if len(more) > 8 else ''}); pick any with --ticker.")
+    return chosen, " ".join(parts)
 
 
 def top_posts_frame(store: Store, model_id: str, stance_rows: pd.DataFrame, index: pd.DataFrame, *,
@@ -511,26 +662,29 @@ def gather_report_data(
 ) -> ReportData:
     """Read the store into a :class:`ReportData`.
 
-    ``tickers`` default: the ``max_tickers`` tickers with the most stances. ``prices`` default:
-    the store's prices table. ``stats`` default: ``crowdpulse.analysis.correlate_store`` when
+    ``tickers`` default: the ``max_tickers`` tickers with the most stances among those with prices
+    (:func:`default_tickers`; ``meta["tickers_note"]`` names those left out and why). ``prices``
+    default: the store's prices table. ``stats`` default: ``crowdpulse.analysis.correlate_store`` when
     ``compute_stats`` and market.stats is available; otherwise the stats sections say why
     they are absent.
     """
     from crowdpulse.export import pick_model
     from crowdpulse.index import stance_frame, theme_frame
     from market.returns import session_returns
+    from market.stats import MIN_PAIRS
     from sentiment.index import daily_index
 
     model_id = pick_model(store, model)
     notes: list[str] = []
+    tickers_note = None
     if tickers:
         tickers = [t.upper().lstrip("$") for t in tickers]
     else:
-        top = store.query("SELECT ticker, count(*) AS n FROM stances WHERE model_id = ? GROUP BY ticker "
-                          "ORDER BY n DESC, ticker LIMIT ?", [model_id, max_tickers])
-        tickers = list(top["ticker"])
-        if not tickers:
-            raise ReportError(f"model {model_id} has no ticker stances: run `crowdpulse score` first")
+        if prices is None:
+            priced = set(store.query("SELECT DISTINCT ticker FROM prices")["ticker"])
+        else:
+            priced = set(prices["ticker"].astype(str).str.upper()) if not prices.empty else set()
+        tickers, tickers_note = default_tickers(store, model_id, priced, max_tickers)
     stance_rows = stance_frame(store, model_id, list(tickers))
     index = daily_index(stance_rows, by="ticker") if not stance_rows.empty else pd.DataFrame()
     missing = [t for t in tickers if index.empty or t not in set(index["ticker"])]
@@ -564,6 +718,9 @@ def gather_report_data(
                                     if prices.empty else "No statistics were computed for this report.")
     rolling = rolling_stats(index, returns, windows=windows, signal=signal) if not index.empty else pd.DataFrame()
     rolling_note = None if not prices.empty else "No rolling statistics: the store has no prices for these tickers."
+    with_prices = set(returns["ticker"])
+    too_few = {t: n for t, n in joint_sessions(index, returns, [t for t in tickers if t in with_prices]).items()
+               if n < MIN_PAIRS and not index.empty and t in set(index["ticker"])}
 
     pair, pair_names, pair_note = pd.DataFrame(), [], None
     with_returns = [t for t in tickers if t in set(returns["ticker"])]
@@ -585,16 +742,17 @@ def gather_report_data(
             pair_note = "Paired return statistics are not available: this installation has no market.stats module."
 
     th = theme_frame(store, model_id)
-    themes = pd.DataFrame()
+    themes, scored_sessions = pd.DataFrame(), pd.DataFrame()
     if not th.empty:
         tix = daily_index(th, by="theme")
         scored = store.query("""SELECT p.created_at FROM posts p JOIN scores s ON s.source = p.source AND s.post_id = p.id
                                 WHERE s.model_id = ? AND p.created_at IS NOT NULL""", [model_id])
         from market.calendar import assign_sessions
 
-        per_session = assign_sessions(pd.to_datetime(scored["created_at"], utc=True)).value_counts()
+        per_session = assign_sessions(pd.to_datetime(scored["created_at"], utc=True)).value_counts().sort_index()
         themes = tix[["session", "theme", "n_posts"]].copy()
         themes["share"] = themes["n_posts"] / themes["session"].map(per_session).astype(float)
+        scored_sessions = pd.DataFrame({"session": per_session.index, "n_posts": per_session.to_numpy()})
     top = top_posts_frame(store, model_id, stance_rows, index, top_days=top_days) if not index.empty else pd.DataFrame()
 
     counts = store.query("""SELECT p.source, count(*) AS n FROM posts p JOIN scores s ON s.source = p.source
@@ -603,6 +761,8 @@ def gather_report_data(
         "title": title,
         "model_id": model_id,
         "tickers": list(tickers),
+        "tickers_note": tickers_note,
+        "too_few": too_few,
         "sources": dict(zip(counts["source"], counts["n"].astype(int))),
         "n_posts": int(counts["n"].sum()),
         "first_session": str(pd.Timestamp(index["session"].min()).date()) if not index.empty else "?",
@@ -617,7 +777,7 @@ def gather_report_data(
         "pair_note": pair_note,
     }
     return ReportData(index=index, prices=prices, stats=stats, rolling=rolling, themes=themes, top_posts=top,
-                      meta=meta, pair=pair)
+                      meta=meta, pair=pair, scored=scored_sessions)
 
 
 def write_report(data: ReportData, path: Any) -> int:

@@ -124,3 +124,38 @@ def sessions_between(start: Any, end: Any) -> pd.DatetimeIndex:
     cal = get_calendar(lo.year, hi.year)
     sessions = cal.sessions
     return sessions[(sessions >= lo.normalize()) & (sessions <= hi.normalize())]
+
+
+def session_gaps(dates: Any, min_missing: int) -> pd.DataFrame:
+    """Where a dated series has a gap: more than ``min_missing`` NYSE sessions without a date.
+
+    ``dates``: the dates that hold data (any order; duplicates and NaT are ignored). Returns
+    ``DataFrame[start, end, missing]``, one row per gap: ``start`` is the last date with data before
+    it, ``end`` the first after it, ``missing`` the sessions strictly between them. Days that are
+    not sessions (weekends, holidays) never count, so weekly or daily series read alike.
+
+    Example:
+        >>> session_gaps(["2021-08-02", "2021-08-03", "2023-03-01"], 10)[["start", "end"]]
+               start        end
+        0 2021-08-03 2023-03-01
+    """
+    if min_missing < 0:
+        raise CalendarError(f"min_missing must be 0 or more sessions; got {min_missing}")
+    cols = ["start", "end", "missing"]
+    try:
+        d = pd.DatetimeIndex(pd.to_datetime(pd.Index(dates), errors="raise"))
+    except (ValueError, TypeError) as exc:
+        raise CalendarError(f"cannot read these values as dates: {str(exc).splitlines()[0]}") from exc
+    if d.tz is not None:
+        d = d.tz_convert("America/New_York").tz_localize(None)
+    d = d.dropna().normalize().unique().sort_values()
+    if len(d) < 2:
+        return pd.DataFrame(columns=cols)
+    sessions = get_calendar(d[0].year, d[-1].year).sessions
+    sessions = sessions.tz_localize(None) if sessions.tz is not None else sessions
+    # sessions strictly between consecutive dates: those after the earlier, before the later
+    after = sessions.searchsorted(d[:-1], side="right")
+    before = sessions.searchsorted(d[1:], side="left")
+    missing = before - after
+    gap = np.flatnonzero(missing > min_missing)
+    return pd.DataFrame({"start": d[:-1][gap], "end": d[1:][gap], "missing": missing[gap].astype(int)}, columns=cols)

@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 
 def plot_rolling_pair(rolling: pd.DataFrame, a: str, b: str, path: str | Path) -> Path:
-    """Rolling correlation (top) and mutual information (bottom) per window size, with noise bands.
+    """Rolling correlation (top) and mutual information (bottom, clipped at 0) per window size, with noise bands.
 
     ``rolling`` is :func:`market.stats.rolling_pair` output. Writes a PNG and returns its path.
     """
@@ -37,7 +37,7 @@ def plot_rolling_pair(rolling: pd.DataFrame, a: str, b: str, path: str | Path) -
     ax_c.set_title(f"{a} vs {b} daily returns: rolling correlation and mutual information "
                    "(dotted: 95% of windows under independence)")
     ax_c.legend(loc="lower left", ncol=3, fontsize=8)
-    ax_m.set_ylabel("KSG mutual information (nats)")
+    ax_m.set_ylabel("KSG mutual information (nats, clipped at 0)")
     ax_m.set_xlabel("window end (NYSE session)")
     fig.savefig(path, dpi=110)
     plt.close(fig)

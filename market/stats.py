@@ -14,7 +14,11 @@ Methods (also in each row's ``method`` column and in ``docs/market.md``):
   none with K = 0, which asks for the same session only), F-test that one variable's lags add nothing to the other's equation. ``estimate``
   is the F statistic, ``lag`` the order chosen.
 - ``mutual_information``: KSG k-NN MI (k=3, nats) on jittered ranks; p-value from circular-shift
-  permutations (see :mod:`market.mi`).
+  permutations (see :mod:`market.mi`). The KSG estimate is unbiased only on average: on few or
+  independent sessions it falls below 0, which MI cannot. ``estimate`` is clipped at 0, as
+  sklearn's ``mutual_info_regression`` reports it; ``estimate_raw`` keeps the estimator's value,
+  and the p-value compares that raw value with the raw permutation null. Rolling MI is clipped
+  the same way (``mi``; ``mi_raw`` unclipped).
 - ``event_top_decile`` / ``event_bottom_decile``: mean forward return over the next h = 1, 5, 20
   sessions after the top/bottom 10% sentiment sessions, minus the mean over all sessions.
   p-value: circular-shift permutation of sentiment against returns (two-sided); 95% interval:
@@ -43,7 +47,7 @@ TESTS = (
     "pearson", "spearman", "granger_sentiment_to_returns", "granger_returns_to_sentiment",
     "mutual_information", "event_top_decile", "event_bottom_decile",
 )
-RESULT_COLUMNS = ["ticker", "signal", "test", "lag", "estimate", "p_value", "p_adjusted",
+RESULT_COLUMNS = ["ticker", "signal", "test", "lag", "estimate", "estimate_raw", "p_value", "p_adjusted",
                   "ci_low", "ci_high", "n", "method"]
 EVENT_HORIZONS = (1, 5, 20)
 MIN_PAIRS = 30
@@ -54,7 +58,8 @@ METHODS = {
     "spearman": "Spearman rho; p and 95% CI from OLS slope on ranks with Newey-West HAC errors",
     "granger_sentiment_to_returns": "VAR F-test, lag order by AIC; estimate = F",
     "granger_returns_to_sentiment": "VAR F-test, lag order by AIC; estimate = F",
-    "mutual_information": "KSG k-NN MI (k=3, nats, on jittered ranks); p from circular-shift permutations",
+    "mutual_information": "KSG k-NN MI (k=3, nats, on jittered ranks), clipped at 0 (estimate_raw: unclipped); "
+                          "p from circular-shift permutations",
     "event_top_decile": "mean forward h-session return after top-10% sentiment minus all sessions; "
                         "p from circular-shift permutations, CI from circular block bootstrap",
     "event_bottom_decile": "mean forward h-session return after bottom-10% sentiment minus all sessions; "
@@ -64,7 +69,11 @@ METHODS = {
 
 @dataclass(frozen=True)
 class TestResult:
-    """One statistic: what was tested, the effect, its p-value and interval, and on how many points."""
+    """One statistic: what was tested, the effect, its p-value and interval, and on how many points.
+
+    ``estimate_raw`` is the estimate before clipping; it differs from ``estimate`` only for mutual
+    information, whose KSG estimate can fall below 0 and is reported as 0 (left NaN: the estimate).
+    """
 
     ticker: str
     signal: str
@@ -76,13 +85,19 @@ class TestResult:
     ci_high: float
     n: int
     method: str
+    estimate_raw: float = math.nan
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.estimate_raw):
+            object.__setattr__(self, "estimate_raw", self.estimate)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def summary(self) -> str:
         ci = "" if math.isnan(self.ci_low) else f" [{self.ci_low:.4f}, {self.ci_high:.4f}]"
-        return (f"{self.ticker} {self.signal} {self.test} lag {self.lag}: {self.estimate:.4f}{ci}, "
+        raw = "" if self.estimate_raw == self.estimate or math.isnan(self.estimate_raw) else f" (raw {self.estimate_raw:.4f})"
+        return (f"{self.ticker} {self.signal} {self.test} lag {self.lag}: {self.estimate:.4f}{raw}{ci}, "
                 f"p={self.p_value:.4g}, n={self.n} ({self.method})")
 
 
@@ -305,8 +320,8 @@ def _ticker_results(df: pd.DataFrame, ticker: str, signal: str, lags: int, permu
         if len(a) < MIN_PAIRS or np.ptp(a) == 0 or np.ptp(b) == 0:  # a constant series carries no information to test
             continue
         mi, p, _ = mi_permutation_test(a, b, permutations=permutations, k=MI_K, seed=seed + 17 * (k + 100))
-        out.append(TestResult(ticker, signal, "mutual_information", k, mi, p, math.nan, math.nan, len(a),
-                              METHODS["mutual_information"]))
+        out.append(TestResult(ticker, signal, "mutual_information", k, max(mi, 0.0), p, math.nan, math.nan, len(a),
+                              METHODS["mutual_information"], estimate_raw=mi))
     for h in horizons:
         for side in ("top", "bottom"):
             est, p, lo, hi, n_ev = event_study(x, y, h, side=side, permutations=permutations, seed=seed + h)
@@ -344,7 +359,8 @@ def correlate_all(sentiment: pd.DataFrame, returns: pd.DataFrame, *, lags: int =
         tickers: restrict to these (default: tickers present in both inputs).
 
     Returns:
-        ``DataFrame[ticker, signal, test, lag, estimate, p_value, p_adjusted, ci_low, ci_high, n, method]``;
+        ``DataFrame[ticker, signal, test, lag, estimate, estimate_raw, p_value, p_adjusted, ci_low, ci_high,
+        n, method]`` (``estimate_raw``: mutual information before clipping at 0, else the estimate);
         ``.attrs`` holds ``n_tests``, ``n_sessions`` (sessions with both sentiment and a return),
         and ``methods``.
     """
@@ -376,7 +392,7 @@ def correlate_all(sentiment: pd.DataFrame, returns: pd.DataFrame, *, lags: int =
             continue
         rows += _ticker_results(df, ticker, signal_name, lags, permutations, seed, list(mi_lags), list(horizons))
     out = pd.DataFrame([x.to_dict() for x in rows], columns=[c for c in RESULT_COLUMNS if c != "p_adjusted"])
-    out.insert(6, "p_adjusted", adjust_pvalues(out["p_value"].to_numpy()) if len(out) else [])
+    out["p_adjusted"] = adjust_pvalues(out["p_value"].to_numpy()) if len(out) else []
     out["lag"] = out["lag"].astype(int)
     out["n"] = out["n"].astype(int)
     out = out[RESULT_COLUMNS]
@@ -394,7 +410,8 @@ def results_json(results: pd.DataFrame) -> dict[str, Any]:
             return int(v)
         return v
 
-    keys = ["ticker", "signal", "test", "lag", "estimate", "p_value", "p_adjusted", "ci_low", "ci_high", "n"]
+    keys = ["ticker", "signal", "test", "lag", "estimate", "estimate_raw", "p_value", "p_adjusted", "ci_low",
+            "ci_high", "n"]
     return {
         "n_sessions": int(results.attrs.get("n_sessions", 0)),
         "n_tests": int(results.attrs.get("n_tests", len(results))),
@@ -407,15 +424,18 @@ def results_json(results: pd.DataFrame) -> dict[str, Any]:
 
 
 def _rolling_figures(x: np.ndarray, y: np.ndarray, w: int, rng: np.random.Generator,
-                     null_draws: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+                     null_draws: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
     """Trailing-window correlation and KSG MI of aligned ``x``, ``y`` (value at each window's last
-    index), and the 95th percentile of |corr| and MI in ``null_draws`` random windows with ``y``
-    rotated against ``x`` (circular shift); NaN bands when ``null_draws`` is 0."""
+    index): ``(corr, mi, mi_raw, corr_null95, mi_null95)``. ``mi`` is clipped at 0 as the tests'
+    estimate is, ``mi_raw`` not; the bands are the 95th percentile of |corr| and (clipped) MI in
+    ``null_draws`` random windows with ``y`` rotated against ``x`` (circular shift); NaN bands when
+    ``null_draws`` is 0."""
     n = len(x)
     corr = rolling_correlation(x, y, w)
-    mi = rolling_mi(x, y, w, k=DEFAULT_K)
+    mi_raw = rolling_mi(x, y, w, k=DEFAULT_K)
+    mi = np.maximum(mi_raw, 0.0)  # NaN (no full window yet) stays NaN
     if null_draws <= 0:
-        return corr, mi, float("nan"), float("nan")
+        return corr, mi, mi_raw, float("nan"), float("nan")
     ends = rng.integers(w - 1, n, size=null_draws)
     shifts = circular_shifts(n, null_draws, rng)
     c_null, m_null = np.empty(null_draws), np.empty(null_draws)
@@ -424,15 +444,15 @@ def _rolling_figures(x: np.ndarray, y: np.ndarray, w: int, rng: np.random.Genera
         sy = np.roll(y, -int(sh))[e - w + 1:e + 1]
         c_null[i] = abs(np.corrcoef(sx, sy)[0, 1])
         m_null[i] = ksg_mi(sx, sy, DEFAULT_K, seed=i)[0]
-    return corr, mi, float(np.nanquantile(c_null, 0.95)), float(np.quantile(m_null, 0.95))
+    return corr, mi, mi_raw, float(np.nanquantile(c_null, 0.95)), max(0.0, float(np.quantile(m_null, 0.95)))
 
 
 def rolling_pair(returns: pd.DataFrame, a: str, b: str, windows: Iterable[int] = (20, 60, 120), *,
                  null_draws: int = 400, seed: int = 0) -> pd.DataFrame:
     """Rolling correlation and KSG mutual information between two tickers' session returns.
 
-    Returns ``DataFrame[date, window, corr, mi, corr_null95, mi_null95]``: one row per window size
-    and session (the window's last session). ``*_null95`` is the 95th percentile of |corr| / MI in
+    Returns ``DataFrame[date, window, corr, mi, mi_raw, corr_null95, mi_null95]``: one row per window
+    size and session (the window's last session); ``mi`` is clipped at 0, ``mi_raw`` is the KSG value. ``*_null95`` is the 95th percentile of |corr| / MI in
     windows of the same size after rotating b against a (circular shift), i.e. what noise alone
     reaches in 5% of windows; a value above it is a candidate, not a finding (it is one of many
     windows).
@@ -459,25 +479,36 @@ def rolling_pair(returns: pd.DataFrame, a: str, b: str, windows: Iterable[int] =
     for w in sorted(set(int(w) for w in windows)):
         if w < MIN_WINDOW or w > n:
             raise StatisticsError(f"window {w} must be between {MIN_WINDOW} and the {n} sessions both tickers have")
-        corr, mi, c95, m95 = _rolling_figures(xa, xb, w, rng, null_draws)
+        corr, mi, mi_raw, c95, m95 = _rolling_figures(xa, xb, w, rng, null_draws)
         frames.append(pd.DataFrame({
-            "date": pair.index, "window": w, "corr": corr, "mi": mi, "corr_null95": c95, "mi_null95": m95,
+            "date": pair.index, "window": w, "corr": corr, "mi": mi, "mi_raw": mi_raw, "corr_null95": c95,
+            "mi_null95": m95,
         }).iloc[w - 1:])
     return pd.concat(frames, ignore_index=True)
 
 
 def rolling_signal(sentiment: pd.DataFrame, returns: pd.DataFrame, windows: Iterable[int] = (20, 60), *,
-                   null_draws: int = 400, seed: int = 0) -> pd.DataFrame:
+                   null_draws: int = 400, seed: int = 0, min_sessions: int = MIN_PAIRS,
+                   max_gap: int | None = None) -> pd.DataFrame:
     """Rolling correlation and KSG MI of a daily sentiment signal against same-session returns.
 
     ``sentiment`` [date, ticker, value] (one row per session and ticker, as ``correlate_all``
     takes it), ``returns`` [ticker, date, ret]; sessions with both are aligned per ticker.
-    Returns ``DataFrame[date, ticker, window, corr, mi, corr_null95, mi_null95]``, one row per
-    ticker, window size and session (the window's last). The noise bands are those of
-    :func:`rolling_pair`: returns rotated against sentiment (``null_draws=0``: NaN, faster). A
-    window larger than a ticker's aligned sessions is left out for that ticker.
+    Returns ``DataFrame[date, ticker, window, corr, mi, mi_raw, corr_null95, mi_null95]``, one row
+    per ticker, window size and session (the window's last). The noise bands are those of
+    :func:`rolling_pair`: returns rotated against sentiment (``null_draws=0``: NaN, faster).
+
+    A ticker with fewer than ``min_sessions`` sessions with both is left out, as
+    :func:`correlate_all` skips it (``MIN_PAIRS``). With ``max_gap``, a run of more than
+    ``max_gap`` NYSE sessions without both ends a stretch, and no window spans it: windows run
+    within each stretch (with its own noise band). A window larger than a stretch is left out there.
     """
-    cols = ["date", "ticker", "window", "corr", "mi", "corr_null95", "mi_null95"]
+    from market.calendar import session_gaps
+
+    cols = ["date", "ticker", "window", "corr", "mi", "mi_raw", "corr_null95", "mi_null95"]
+    windows = sorted(set(int(w) for w in windows))
+    if windows and windows[0] < MIN_WINDOW:
+        raise StatisticsError(f"window {windows[0]} is too short; use at least {MIN_WINDOW} sessions")
     left, right = _check_inputs(sentiment, returns)  # session dates and tickers read as correlate_all reads them
     left = left.groupby(["date", "ticker"], as_index=False)["value"].mean()  # one value per session, as align takes it
     right = right.drop_duplicates(["ticker", "date"], keep="last")
@@ -485,19 +516,26 @@ def rolling_signal(sentiment: pd.DataFrame, returns: pd.DataFrame, windows: Iter
               .dropna(subset=["value", "ret"]).sort_values(["ticker", "date"]))
     frames = []
     for ticker, g in joined.groupby("ticker", sort=True):
-        x, y = g["value"].to_numpy(float), g["ret"].to_numpy(float)
+        if len(g) < min_sessions:
+            log.info("%s: only %d sessions with both sentiment and a return; no rolling figures below %d",
+                     ticker, len(g), min_sessions)
+            continue
         rng = np.random.default_rng(seed)
-        for w in sorted(set(int(w) for w in windows)):
-            if w < MIN_WINDOW:
-                raise StatisticsError(f"window {w} is too short; use at least {MIN_WINDOW} sessions")
-            if w > len(g):
-                continue
-            corr, mi, c95, m95 = _rolling_figures(x, y, w, rng, null_draws)
-            frames.append(pd.DataFrame({"date": g["date"].to_numpy(), "ticker": ticker, "window": w, "corr": corr,
-                                        "mi": mi, "corr_null95": c95, "mi_null95": m95}).iloc[w - 1:])
+        dates = pd.DatetimeIndex(g["date"])
+        cuts = [] if max_gap is None else list(dates.searchsorted(session_gaps(dates, max_gap)["end"]))
+        for lo, hi in zip([0, *cuts], [*cuts, len(g)]):
+            part = g.iloc[lo:hi]
+            x, y = part["value"].to_numpy(float), part["ret"].to_numpy(float)
+            for w in windows:
+                if w > len(part):
+                    continue
+                corr, mi, mi_raw, c95, m95 = _rolling_figures(x, y, w, rng, null_draws)
+                frames.append(pd.DataFrame({"date": part["date"].to_numpy(), "ticker": ticker, "window": w,
+                                            "corr": corr, "mi": mi, "mi_raw": mi_raw, "corr_null95": c95,
+                                            "mi_null95": m95}).iloc[w - 1:])
     if not frames:
         return pd.DataFrame(columns=cols)
-    return pd.concat(frames, ignore_index=True)[cols]
+    return pd.concat(frames, ignore_index=True)[cols].sort_values(["ticker", "window", "date"], ignore_index=True)
 
 
 def summarize_rolling(rolling: pd.DataFrame) -> pd.DataFrame:

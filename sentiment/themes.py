@@ -1,9 +1,16 @@
 """Themes: multi-label detection from sentence embeddings plus phrase patterns.
 
 The taxonomy lives in ``sentiment/data/themes.toml`` (users add themes there). A post's score
-for a theme is the largest cosine similarity between the post's embedding and the theme's
-description and example phrases, plus ``pattern_bonus`` when one of the theme's patterns
-matches. The post shows the theme when the score reaches the theme's threshold.
+for a theme is a match on a 0-1 scale::
+
+    score = (similarity + pattern_bonus * pattern_hit) / (1 + pattern_bonus)
+
+where ``similarity`` is the largest cosine similarity between the post's cue sentences and the
+theme's description and example phrases (clipped to 0-1) and ``pattern_hit`` is 1 when one of
+the theme's patterns matches. 1 is a pattern match in a sentence that says what an example
+says; a pattern match alone is ``pattern_bonus / (1 + pattern_bonus)`` (1/3 with the shipped
+0.5). It is not a probability. The post shows the theme when the score reaches the theme's
+threshold (on the same scale). The stored, exported and printed scores are this value.
 """
 from __future__ import annotations
 
@@ -22,6 +29,8 @@ from sentiment.errors import SentimentError
 log = logging.getLogger(__name__)
 
 THEMES_FILE = Path(__file__).resolve().parent / "data" / "themes.toml"
+#: The threshold of a theme that names none, on the 0-1 score scale (0.55 before the scale was 0-1: 0.55 / 1.5).
+DEFAULT_THRESHOLD = 0.3667
 
 
 class ThemeFileError(SentimentError):
@@ -42,6 +51,7 @@ class Taxonomy:
     themes: tuple[Theme, ...]
     pattern_bonus: float
     cue_words: tuple[re.Pattern, ...] = ()
+    default_threshold: float = DEFAULT_THRESHOLD
 
     @property
     def ids(self) -> list[str]:
@@ -57,7 +67,10 @@ def load_taxonomy(path: str | Path = THEMES_FILE) -> Taxonomy:
         raise ThemeFileError(f"cannot read themes file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ThemeFileError(f"themes file {path} is not valid TOML: {exc}") from None
-    default = float(data.get("default_threshold", 0.55))
+    default = float(data.get("default_threshold", DEFAULT_THRESHOLD))
+    bonus = float(data.get("pattern_bonus", 0.5))
+    if bonus < 0:
+        raise ThemeFileError(f"pattern_bonus in {path} must be 0 or more; got {bonus}")
     themes = []
     for i, t in enumerate(data.get("theme", [])):
         if not t.get("id") or not t.get("description"):
@@ -66,8 +79,11 @@ def load_taxonomy(path: str | Path = THEMES_FILE) -> Taxonomy:
             pats = tuple(re.compile(p, re.IGNORECASE) for p in t.get("patterns", []))
         except re.error as exc:
             raise ThemeFileError(f"theme {t['id']} in {path} has a bad pattern: {exc}") from None
-        themes.append(Theme(t["id"], t["description"], tuple(t.get("examples", [])), pats,
-                            float(t.get("threshold", default))))
+        threshold = float(t.get("threshold", default))
+        if not 0.0 < threshold <= 1.0:
+            raise ThemeFileError(f"theme {t['id']} in {path} has threshold {threshold}; scores run 0-1, so give a "
+                                 "threshold above 0 and at most 1")
+        themes.append(Theme(t["id"], t["description"], tuple(t.get("examples", [])), pats, threshold))
     if not themes:
         raise ThemeFileError(f"themes file {path} defines no [[theme]] tables")
     if len({t.id for t in themes}) != len(themes):
@@ -76,7 +92,7 @@ def load_taxonomy(path: str | Path = THEMES_FILE) -> Taxonomy:
         cues = tuple(re.compile(p, re.IGNORECASE) for p in data.get("cue_words", []))
     except re.error as exc:
         raise ThemeFileError(f"cue_words in {path} has a bad pattern: {exc}") from None
-    return Taxonomy(tuple(themes), float(data.get("pattern_bonus", 0.5)), cues)
+    return Taxonomy(tuple(themes), bonus, cues, default)
 
 
 @lru_cache(maxsize=1)
@@ -163,9 +179,12 @@ class ThemeScorer:
         return out
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """(n_texts, n_themes) theme scores: similarity + pattern bonus."""
+        """(n_texts, n_themes) theme scores on a 0-1 scale: (similarity clipped to 0-1 + pattern_bonus
+        if a pattern matches) / (1 + pattern_bonus)."""
         texts = [t or "" for t in texts]
-        return self.similarity(texts) + self.taxonomy.pattern_bonus * self.pattern_hits(texts)
+        bonus = self.taxonomy.pattern_bonus
+        sim = np.clip(self.similarity(texts), 0.0, 1.0)
+        return (sim + bonus * self.pattern_hits(texts)) / (1.0 + bonus)
 
     def thresholds(self) -> np.ndarray:
         return np.array([t.threshold for t in self.taxonomy.themes], dtype=np.float32)

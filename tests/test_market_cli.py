@@ -92,8 +92,10 @@ def test_correlate_finds_planted_lead(planted, tmp_path):
     doc = json.loads(out_json.read_text())
     assert doc["n_sessions"] == 399
     rows = pd.DataFrame(doc["results"])
-    assert set(rows.columns) == {"ticker", "signal", "test", "lag", "estimate", "p_value", "p_adjusted",
-                                 "ci_low", "ci_high", "n"}
+    assert set(rows.columns) == {"ticker", "signal", "test", "lag", "estimate", "estimate_raw", "p_value",
+                                 "p_adjusted", "ci_low", "ci_high", "n"}
+    mi = rows[rows["test"] == "mutual_information"]
+    assert (mi["estimate"] >= 0).all() and (mi["estimate"] == mi["estimate_raw"].clip(lower=0)).all()
     assert set(rows["test"]) == {"pearson", "spearman", "granger_sentiment_to_returns", "granger_returns_to_sentiment",
                                  "mutual_information", "event_top_decile", "event_bottom_decile"}
     sig = rows[(rows["test"] == "pearson") & (rows["p_adjusted"] < 0.05)]

@@ -176,7 +176,83 @@ def test_json_document(planted_linear):
     assert doc["n_sessions"] == N + 1
     assert len(doc["results"]) == doc["n_tests"]
     row = doc["results"][0]
-    assert set(row) == {"ticker", "signal", "test", "lag", "estimate", "p_value", "p_adjusted", "ci_low", "ci_high", "n"}
+    assert set(row) == {"ticker", "signal", "test", "lag", "estimate", "estimate_raw", "p_value", "p_adjusted",
+                        "ci_low", "ci_high", "n"}
+
+
+def test_mi_is_reported_clipped_at_zero_with_the_raw_value_and_its_p_kept(sessions):
+    """Independent series: KSG falls below 0 on some draws; the estimate says 0 (as sklearn's
+    mutual_info_regression does), estimate_raw and p_value are the estimator's own."""
+    rng = np.random.default_rng(3)
+    rows, draws = [], {}
+    for seed in range(6):
+        s, r = rng.normal(size=60), 0.01 * rng.normal(size=60)
+        res = correlate_all(*_frames(sessions[:60], s, r), lags=1, permutations=99, seed=seed)
+        rows.append(res[res["test"] == "mutual_information"].assign(seed=seed))
+        draws[seed] = (s, r)
+    mi = pd.concat(rows, ignore_index=True)
+    assert (mi["estimate_raw"] < 0).any(), "no negative raw estimate to clip in these draws"
+    assert (mi["estimate"] >= 0).all()
+    np.testing.assert_allclose(mi["estimate"], mi["estimate_raw"].clip(lower=0))
+    for row in mi[mi["lag"] == 0].itertuples():  # the raw value and its p are mi_permutation_test's
+        raw, p, _ = mi_permutation_test(*draws[row.seed], permutations=99, seed=row.seed + 17 * 100)
+        assert (row.estimate_raw, row.p_value) == pytest.approx((raw, p))
+    doc = results_json(mi)
+    assert all(r["estimate"] >= 0 for r in doc["results"])
+    assert any(r["estimate_raw"] < 0 for r in doc["results"])
+    res = correlate_all(*_frames(sessions[:60], *draws[0]), lags=1, permutations=99)
+    other = res[res["test"] != "mutual_information"]
+    np.testing.assert_array_equal(other["estimate"], other["estimate_raw"])
+
+
+def test_rolling_mi_is_clipped_at_zero_and_keeps_the_raw_value(sessions):
+    rng = np.random.default_rng(4)
+    n = 200
+    sent, rets = _frames(sessions[:n], rng.normal(size=n), 0.01 * rng.normal(size=n))
+    roll = rolling_signal(sent, rets, [20], null_draws=50)
+    assert (roll["mi_raw"] < 0).any() and (roll["mi"] >= 0).all() and (roll["mi_null95"] >= 0).all()
+    np.testing.assert_allclose(roll["mi"], roll["mi_raw"].clip(lower=0))
+    pair = rolling_pair(pd.concat([rets, rets.assign(ticker="TLT", ret=0.01 * rng.normal(size=n))]), "IWM", "TLT", [20],
+                        null_draws=20)
+    assert (pair["mi_raw"] < 0).any() and (pair["mi"] >= 0).all()
+
+
+def test_rolling_signal_runs_where_correlate_would_and_not_across_gaps(sessions):
+    """Fewer than MIN_PAIRS sessions: no rolling figures (correlate_all skips the ticker too);
+    with max_gap, no window spans a stretch of sessions without data."""
+    from market.calendar import session_gaps
+    from market.stats import MIN_PAIRS
+
+    rng = np.random.default_rng(5)
+    keep = np.r_[0:80, 400:430]  # 80 sessions, a gap of 320 sessions, then 30
+    dates = sessions[keep]
+    s, r = rng.normal(size=len(keep)), 0.01 * rng.normal(size=len(keep))
+    few = _frames(sessions[:MIN_PAIRS - 1], s[:MIN_PAIRS - 1], r[:MIN_PAIRS - 1], "TLT")
+    sent = pd.concat([_frames(dates, s, r)[0], few[0]])
+    rets = pd.concat([_frames(dates, s, r)[1], few[1]])
+    assert set(correlate_all(sent, rets, lags=1, permutations=99)["ticker"]) == {"IWM"}
+    across = rolling_signal(sent, rets, [20], null_draws=0)
+    assert set(across["ticker"]) == {"IWM"}  # TLT's 29 sessions: skipped here as by correlate_all
+    assert len(across) == len(keep) - 19  # without max_gap, windows run straight over the gap
+    within = rolling_signal(sent, rets, [20, 60], null_draws=0, max_gap=10)
+    w20 = within[within["window"] == 20]
+    assert len(w20) == (80 - 19) + (30 - 19)
+    assert w20["date"].min() == dates[19] and dates[80 + 19] in set(w20["date"])
+    assert not set(w20["date"]) & set(dates[80:80 + 19])  # the first windows after the gap would span it
+    assert set(within.loc[within["window"] == 60, "date"]) == set(dates[59:80])  # 60 fits before the gap only
+    gaps = session_gaps(dates, 10)
+    assert list(gaps["start"]) == [dates[79]] and list(gaps["end"]) == [dates[80]] and list(gaps["missing"]) == [320]
+
+
+def test_session_gaps_count_sessions_not_days():
+    from market.calendar import session_gaps
+
+    weekly = pd.date_range("2024-01-05", "2024-03-29", freq="W-FRI").delete([5, 6, 7])  # three weeks missing
+    gaps = session_gaps(weekly, 10)
+    assert len(gaps) == 1 and gaps.iloc[0]["missing"] == 18  # Feb 5 to Feb 29, less Presidents' Day
+    assert session_gaps(weekly, 20).empty
+    assert session_gaps(["2024-07-03", "2024-07-05"], 0).empty  # July 4th is no session
+    assert session_gaps([], 5).empty
 
 
 def test_rolling_pair_on_planted_regime_change(sessions):

@@ -240,3 +240,122 @@ def test_top_posts_once_per_ticker_and_with_the_models_label(fresh_store):
     assert not top.duplicated(["ticker", "id"]).any()
     got = {(r.ticker, r.id): r.label for r in top.itertuples()}
     assert got == {("IWM", "p0"): "bearish", ("TLT", "p0"): "bullish", ("IWM", "p2"): "bullish"}
+
+
+# ------------------------------------------------- defaults, gaps, where the statistics run (issue 24)
+def _figures(monkeypatch) -> list[dict]:
+    """Record every plotly figure the renderer draws, as a dict."""
+    from crowdpulse import report
+
+    drawn: list[dict] = []
+    real = report._Figures.div
+
+    def div(self, fig, **kw):
+        drawn.append(fig.to_dict())
+        return real(self, fig, **kw)
+
+    monkeypatch.setattr(report._Figures, "div", div)
+    return drawn
+
+
+def test_default_tickers_are_those_with_posts_and_prices_and_the_rest_are_named(store):
+    """GME and AAPL are named most but have no prices: the default shows IWM and TLT and says why not GME."""
+    stances = store.query("SELECT * FROM stances WHERE model_id = ?", [MODEL])
+    for ticker, every in (("GME", 1), ("AAPL", 2)):
+        store.upsert("stances", stances.drop_duplicates(["source", "post_id"]).iloc[::every].assign(ticker=ticker))
+    data = gather_report_data(store, compute_stats=False, windows=(20,))
+    assert data.meta["tickers"] == ["IWM", "TLT"]
+    note = data.meta["tickers_note"]
+    assert "GME (361 stances)" in note and "AAPL" in note and "`crowdpulse prices GME AAPL`" in note
+    html = render_report(data)
+    assert "Left out for want of prices: GME" in html and "<code>crowdpulse prices GME AAPL</code>" in html
+    # without prices for any ticker: the most named, and how to add prices
+    store.con.execute("DELETE FROM prices")
+    bare = gather_report_data(store, compute_stats=False, windows=(20,))
+    assert bare.meta["tickers"][0] == "GME" and "AAPL" in bare.meta["tickers"] and "No prices in the store for any named ticker" in bare.meta["tickers_note"]
+    # chosen tickers are never second-guessed
+    assert gather_report_data(store, tickers=["IWM"], compute_stats=False).meta["tickers_note"] is None
+
+
+def test_the_no_prices_hint_names_a_command_that_exists():
+    data = make_report_data(prices=False, stats=False)
+    html = render_report(data)
+    assert "crowdpulse market prices" not in html and "<code>crowdpulse prices IWM</code>" in html
+
+
+def _gapped_data() -> ReportData:
+    """30 sessions, 60 sessions without a post (nor a scored post), 30 sessions."""
+    data = make_report_data(hostile=False, stats=False)
+    sessions = pd.bdate_range("2024-01-02", periods=120)
+    keep = set(sessions[:30]) | set(sessions[-30:])
+    data.index = data.index[data.index["session"].isin(keep)].reset_index(drop=True)
+    data.rolling = data.rolling.iloc[0:0]
+    data.themes = data.themes[data.themes["session"].isin(keep)]
+    # sessions with scored posts but no post on yields: a real 0, unlike the gap
+    data.themes = data.themes[~((data.themes["theme"] == "yields") & data.themes["session"].isin(sessions[:5]))]
+    data.scored = pd.DataFrame({"session": sorted(keep), "n_posts": 10})
+    return data
+
+
+def test_lines_break_at_gaps_and_the_gap_is_shaded(monkeypatch):
+    drawn = _figures(monkeypatch)
+    data = _gapped_data()
+    html = render_report(data)
+    sessions = pd.bdate_range("2024-01-02", periods=120)
+    first = drawn[0]  # IWM: index and price
+    index_trace = next(t for t in first["data"] if t["name"].startswith("sentiment index"))
+    ys = list(index_trace["y"])
+    assert ys.count(None) == 1 and len(ys) == 61  # 60 sessions and one break, no zeros put in
+    xs = pd.to_datetime(pd.Series(index_trace["x"]))
+    gap_at = ys.index(None)
+    assert xs[gap_at - 1] == sessions[29] and xs[gap_at + 1] == sessions[90]
+    shapes = first["layout"]["shapes"]
+    assert len(shapes) == 1 and pd.Timestamp(shapes[0]["x0"]) == sessions[29] and pd.Timestamp(shapes[0]["x1"]) == sessions[90]
+    assert "no posts: " in json.dumps(first["layout"]["annotations"]) and "Grey bands" in html
+    volume = drawn[1]
+    assert len(volume["layout"]["shapes"]) == 1
+    themes = drawn[-1]
+    yields = next(t for t in themes["data"] if t["name"] == "yields")
+    y = list(yields["y"])
+    assert None in y and 0 in y  # no point across the gap, a 0 where posts were scored and none was on yields
+    gap_y = [v for x, v in zip(pd.to_datetime(pd.Series(yields["x"])), y) if sessions[29] < x < sessions[90]]
+    assert gap_y == [None]
+    assert len(themes["layout"]["shapes"]) == 1
+
+
+def test_gaps_helpers():
+    from crowdpulse.report import GAP_SESSIONS, _broken, _gaps
+
+    days = list(pd.bdate_range("2024-01-02", periods=5)) + list(pd.bdate_range("2024-03-01", periods=3))
+    gaps = _gaps(days)
+    assert len(gaps) == 1 and gaps[0][2] > GAP_SESSIONS
+    x, y = _broken(days, [1.0, 2.0, float("nan"), 4.0, 5.0, 6.0, 7.0, 8.0], gaps)
+    assert y == [1.0, 2.0, None, 4.0, 5.0, None, 6.0, 7.0, 8.0] and len(x) == 9
+    assert _gaps(pd.bdate_range("2024-01-02", periods=30)) == []
+
+
+def test_a_ticker_correlate_skips_gets_no_rolling_chart_and_mi_is_never_negative(store):
+    """TLT named on fewer than 30 sessions: correlate skips it, so the report draws no rolling chart
+    for it and says why; IWM's rolling MI and its MI rows are reported clipped at 0."""
+    pytest.importorskip("market.stats")
+    from market.stats import MIN_PAIRS
+
+    st = store.query("""SELECT s.source, s.post_id, p.created_at FROM stances s JOIN posts p
+                        ON p.source = s.source AND p.id = s.post_id WHERE s.ticker = 'TLT' ORDER BY p.created_at""")
+    late = st[pd.to_datetime(st["created_at"]) > pd.to_datetime(st["created_at"]).min() + pd.Timedelta(days=30)]
+    for r in late.itertuples():
+        store.con.execute("DELETE FROM stances WHERE ticker = 'TLT' AND source = ? AND post_id = ?", [r.source, r.post_id])
+    data = gather_report_data(store, windows=(20,), permutations=99, lags=2)
+    assert 0 < data.meta["too_few"]["TLT"] < MIN_PAIRS and "IWM" not in data.meta["too_few"]
+    assert set(data.stats["ticker"]) == {"IWM"}  # correlate skipped TLT
+    assert set(data.rolling["ticker"]) == {"IWM"}
+    assert (data.rolling["mi"] >= 0).all() and (data.rolling["mi_raw"] < 0).any()
+    mi = data.stats[data.stats["test"] == "mutual_information"]
+    assert len(mi) and (mi["estimate"] >= 0).all()
+    html = render_report(data)
+    n = data.meta["too_few"]["TLT"]
+    assert f"Only {n} sessions with both posts and returns for TLT: the statistics need {MIN_PAIRS}" in html
+    tlt = html[html.index('id="t-TLT"'):]
+    tlt = tlt[:tlt.index("</section>")]
+    assert "Rolling correlation: sentiment" not in tlt and tlt.count("Plotly.newPlot(") == 2  # index+price, volume
+    assert "KSG estimate clipped at 0" in html

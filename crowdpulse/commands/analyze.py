@@ -78,7 +78,7 @@ def coverage_line(coverage: dict[str, int], scored_now: int) -> str:
 def _table(records: list[dict]) -> Table:
     table = Table(title="crowdpulse analyze")
     for col, justify in (("id", "left"), ("label", "left"), ("p_bull", "right"), ("p_bear", "right"),
-                         ("p_neu", "right"), ("tickers (stance, via)", "left"), ("themes", "left")):
+                         ("p_neu", "right"), ("tickers (stance, via)", "left"), ("themes (match 0-1)", "left")):
         table.add_column(col, justify=justify)
     for r in records:
         tickers = ", ".join(f"{t['ticker']} {t['label']} ({t['via']})" for t in r["tickers"]) or "-"
@@ -98,6 +98,9 @@ def register(app: typer.Typer) -> None:
         model: ModelOption = "default",
     ) -> None:
         """Label text bullish/bearish/neutral, with the stance per ticker and the themes it touches.
+
+        Each theme comes with its match, 0-1: how close the text's sentences come to the theme's
+        examples, raised when a theme pattern matches (not a probability; 1/3 is a pattern alone).
 
         Example: crowdpulse analyze "TLT will move up with rate cuts and IWM will move down in a recession" --model vader --json
         """

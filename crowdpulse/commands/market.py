@@ -207,7 +207,7 @@ def _run_pair(db: Path, pair: tuple[str, str], windows: list[int], prices_csv: O
 
 def _print_rolling_signal(sentiment: Any, returns: Any, windows: list[int], signal_name: str, seed: int) -> list[dict]:
     """Print per-ticker rolling figures of the signal against same-session returns; their JSON summary."""
-    from market.stats import rolling_signal, summarize_rolling
+    from market.stats import MIN_PAIRS, rolling_signal, summarize_rolling
 
     with console.status("rolling windows"):
         roll = rolling_signal(sentiment, returns, windows, seed=seed)
@@ -215,8 +215,8 @@ def _print_rolling_signal(sentiment: Any, returns: Any, windows: list[int], sign
     for ticker in sorted(set(sentiment["ticker"].astype(str).str.upper())):
         g = roll[roll["ticker"] == ticker]
         if g.empty:
-            console.print(f"{ticker}: fewer sessions with both {signal_name} and returns than the smallest window "
-                          f"({min(windows)}); no rolling figures")
+            console.print(f"{ticker}: fewer sessions with both {signal_name} and returns than the tests need "
+                          f"({MIN_PAIRS}) or the smallest window ({min(windows)}); no rolling figures")
             continue
         summary = summarize_rolling(g)
         console.print(_rolling_table(summary, f"{ticker}: {signal_name} vs same-session return, rolling figures per window size"))

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def report_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
     db: DbOption = DEFAULT_DB_PATH,
-    ticker: Annotated[Optional[list[str]], typer.Option("--ticker", help="Tickers to show (repeatable); default: the 6 with most stances.")] = None,
+    ticker: Annotated[Optional[list[str]], typer.Option("--ticker", help="Tickers to show (repeatable); default: the 6 most named (most stances) of those with prices in the database; the report says which it left out and why.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Whose scores: a model_id or a unique part of one; default: the model with most scores.")] = None,
     stats: Annotated[Optional[Path], typer.Option("--stats", help="Statistics JSON written by the correlate command (rows with ticker, test, lag, estimate, p_adjusted...); default: computed now.")] = None,
     windows: Annotated[str, typer.Option("--windows", help="Rolling windows in sessions, comma-separated.")] = "20,60",
@@ -50,6 +50,8 @@ def report_command(
     out.parent.mkdir(parents=True, exist_ok=True)
     n = write_report(data, out)
     console.print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {n} charts, tickers {', '.join(data.meta['tickers'])})")
+    if data.meta.get("tickers_note"):
+        console.print(data.meta["tickers_note"], highlight=False, markup=False)
 
 
 def _read_stats(path: Path) -> pd.DataFrame:

@@ -193,12 +193,13 @@ def theme_scores(df: pd.DataFrame, scores: np.ndarray, thresholds: np.ndarray, i
     return tab, micro
 
 
-GRID = np.round(np.arange(0.40, 0.901, 0.05), 2)
+# theme scores run 0-1 (sentiment.themes): the 0.40-0.90 grid of the former similarity + 0.5 scale, divided by 1.5
+GRID = np.round(np.arange(0.40, 0.901, 0.05) / 1.5, 4)
 MIN_POSITIVES = 3
 
 
 def tune_thresholds(scores: np.ndarray, gold: np.ndarray, default: float) -> np.ndarray:
-    """Per theme, the grid threshold (0.40..0.90) with the best F1 on the tune split.
+    """Per theme, the grid threshold (0.267..0.600) with the best F1 on the tune split.
 
     Ties go to the threshold nearest the default; a theme with fewer than three positives in the
     tune split keeps the default (too few to tune on).
@@ -223,7 +224,7 @@ def write_thresholds(path: Path, ids: list[str], thresholds: np.ndarray) -> None
     text = path.read_text(encoding="utf-8")
     for t, th in zip(ids, thresholds):
         pattern = re.compile(rf'(id = "{re.escape(t)}"(?:(?!\[\[theme\]\]).)*?threshold = )[0-9.]+', re.S)
-        text, n = pattern.subn(rf"\g<1>{th:.3f}", text, count=1)
+        text, n = pattern.subn(rf"\g<1>{th:.4f}", text, count=1)
         if n != 1:
             raise SystemExit(f"could not set the threshold of {t} in {path}")
     path.write_text(text, encoding="utf-8")
@@ -268,7 +269,7 @@ def main() -> int:
     all_scores = scorer.scores([clean_text(t) for t in df["comment"]])
     if args.tune:
         tune = (df["split"] == "tune").to_numpy()
-        th = tune_thresholds(all_scores[tune], theme_matrix(df[tune], ids), 0.55)
+        th = tune_thresholds(all_scores[tune], theme_matrix(df[tune], ids), taxonomy.default_threshold)
         write_thresholds(THEMES_FILE, ids, th)
         print("tuned on the tune split (%d comments) and wrote %s:" % (tune.sum(), THEMES_FILE))
         for t, v in zip(ids, th):
