@@ -27,7 +27,7 @@ from scrapers.records import POST_FIELDS, Post
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = "crowdpulse.duckdb"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each table: (DDL, primary-key columns). Column order is the insert order.
 #: Columns an update never blanks: a page that cannot tell a comment's depth (a "continue this thread"
@@ -99,6 +99,12 @@ MIGRATIONS: dict[int, list[str]] = {
     1: [
         "ALTER TABLE posts ADD COLUMN IF NOT EXISTS time_precision VARCHAR DEFAULT 'exact'",
         TABLES["labels"][0],
+    ],
+    # Theme scores moved to a 0-1 scale (sentiment.themes: (similarity + bonus x hit) / (1 + bonus),
+    # the shipped bonus 0.5): a stored score is a detection (similarity > 0), so dividing by 1.5 is exact.
+    2: [
+        TABLES["themes"][0],
+        "UPDATE themes SET score = score / 1.5",
     ],
 }
 

@@ -161,6 +161,18 @@ def test_older_schema_is_upgraded_in_place(tmp_path):
         assert store.counts()["posts"] == 3
 
 
+def test_a_version_2_file_gets_its_theme_scores_on_the_0_1_scale(tmp_path):
+    db = tmp_path / "v2.duckdb"
+    with Store.open(db) as store:
+        store.con.execute("INSERT INTO themes VALUES ('reddit', 'p1', 'm@1', 'rate_cuts', 1.2)")
+        store.con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with Store.open(db) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.query("SELECT score FROM themes").iloc[0, 0] == pytest.approx(0.8)
+    with Store.open(db) as store:  # once only
+        assert store.query("SELECT score FROM themes").iloc[0, 0] == pytest.approx(0.8)
+
+
 def test_older_schema_read_only_is_refused_clearly(tmp_path):
     db = tmp_path / "v1.duckdb"
     _make_v1_file(db)
