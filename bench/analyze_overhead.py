@@ -2,9 +2,10 @@
 
 Reads N real comments from ../shared/data/reddit/janash_*_comments_sample.csv and times
 1. the model alone: ``model.predict_proba(texts)`` on the raw comment texts;
-2. the full analysis: ``sentiment.analyze.analyze_posts`` (cleaning, ticker linking, clause
-   split, ONE model call over posts + ticker clauses, one call of the target-aware stance model
-   over the named tickers where the model carries one, aggregation, theme embedding + patterns).
+2. the full analysis: ``sentiment.analyze.analyze_posts`` (cleaning, ticker linking, ONE model call
+   over the posts plus, for posts naming several tickers, their ticker clauses or, for a model that
+   judges tickers itself (the default), each ticker-marked post; one more call where the model carries a
+   separate stance model; aggregation; theme embedding + patterns).
 Prints both, the ratio, and the split of the overhead. Target: ratio <= 1.5.
 
     nice -n 10 python bench/analyze_overhead.py --n 10000 --model default
@@ -58,6 +59,9 @@ def main() -> int:
     encoder.encode(texts[:64])
     stance_time, stance_texts = [0.0], [0]
     judge = getattr(model, "stance_model", None)
+    own = judge is model  # the model reads its own ticker-marked texts inside its one call: count them
+    if own:
+        judge = None
     if judge is not None:
         judge.predict_proba(texts[:64])
         inner = judge.predict_proba
@@ -99,6 +103,11 @@ def main() -> int:
     print(f"  of which themes (embed + patterns):    {t_themes:8.2f} s")
     if judge is not None:
         print(f"  of which the stance model:             {stance_time[0]:8.2f} s  ({stance_texts[0]:,} (post, ticker) texts)")
+    if own:
+        least = 2 if getattr(model, "stance_scope", "all") == "multi" else 1
+        marked = sum(n for n in (len({m.ticker for m in linker.link(t)}) for t in cleaned) if n >= least)
+        print(f"  the model judges tickers itself:       {marked:,} ticker-marked texts in its one call "
+              f"(scope {getattr(model, 'stance_scope', 'all')}, weight {getattr(model, 'stance_weight', None)})")
     print(f"rows: {len(result.scores):,} scores, {len(result.stances):,} stances, {len(result.themes):,} themes")
     print(f"rerun: nice -n 10 python bench/analyze_overhead.py --n {args.n} --model {args.model}")
     return 0

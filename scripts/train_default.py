@@ -57,15 +57,56 @@ def shared_dir(arg: str | None) -> Path:
     sys.exit("error: cannot find the shared data folder; pass --shared PATH (the folder holding data/ and fixtures/).")
 
 
-def read_stocktwits_labelled(path: Path) -> pd.DataFrame:
-    """amoooma StockTwits: no header, columns label,text; HTML-escaped; Bullish/Bearish."""
-    df = pd.read_csv(path, header=None, names=["label", "text"], dtype=str, keep_default_na=False)
-    df["text"] = df["text"].map(html.unescape).str.strip()
-    df["label"] = df["label"].str.strip().str.lower().map({"bullish": "bullish", "bearish": "bearish",
-                                                             "1": "bullish", "0": "bearish"})
-    df = df.dropna(subset=["label"])
-    df = df[df["text"] != ""].drop_duplicates("text")
-    return df[["text", "label"]].reset_index(drop=True)
+def stocktwits_rows(path: Path, weight: float, split_seed: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The train split of the author-tagged StockTwits set (models/stocktwits.py) as two-class rows,
+    90/10 into (train, validation); each class weighted so both weigh the same in all (the 5:1 bull
+    skew must not teach "always bullish"), ``weight`` per row on average; and the card's counts."""
+    from models.stocktwits import read_author_tagged
+
+    st = read_author_tagged(path)
+    pool = st[st["split"] == "train"]
+    tr, va = validation_split(pool[["text", "label"]], split_seed)
+    counts = tr["label"].value_counts()
+    tr = tr.assign(two_class=True, weight=tr["label"].map(lambda lab: weight * len(tr) / (2 * counts[lab])))
+    return tr, va.assign(two_class=True), {"messages": len(st), "train_pool": len(pool),
+                                           "test_held_out": int((st["split"] == "test").sum()),
+                                           "class_weights": {k: round(weight * len(tr) / (2 * v), 4) for k, v in counts.items()}}
+
+
+REDDIT_LABELS = CROWD_DIR / "reddit_stance_labels.csv"
+
+
+def reddit_rows(shared: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The project's labels of real Reddit comments (models/crowd_data/reddit_stance_labels.csv, first
+    reader) as training rows, split 90/10 by thread (md5 of the post id; a thread never straddles):
+    each comment's own label (not the ``mixed`` ones), and each (comment, ticker) pair as the analyzer asks
+    about it, the ticker marked (``<<IWM>>``). Returns (train, validation, counts)."""
+    import hashlib
+
+    from sentiment.stance_data import pair_examples, read_reddit_stances
+    from sentiment.text import clean_text
+
+    posts = read_reddit_stances(REDDIT_LABELS, shared / "data" / "reddit")
+    in_val = posts["post_id"].map(lambda p: int(hashlib.md5(p.encode()).hexdigest(), 16) % 10 == 0)
+    out = []
+    for part in (posts[~in_val], posts[in_val]):
+        labelled = part[part["comment_label"] != "mixed"]
+        comments = pd.DataFrame({"text": labelled["text"].map(clean_text), "label": labelled["comment_label"]})
+        comments = comments[comments["text"].str.strip() != ""]
+        out.append(pd.concat([comments, pair_examples(part)[["text", "label"]]], ignore_index=True))
+    return out[0], out[1], {"comments": len(posts), "validation_comments": int(in_val.sum())}
+
+
+def pair_rows(files: list[Path], split_seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The project's written stance sets (stance_train*.csv): each post asked about each ticker, the
+    ticker marked; 90/10 by post (as scripts/train_stance.py splits them)."""
+    from sklearn.model_selection import train_test_split
+
+    from sentiment.stance_data import pair_examples, read_stance_posts
+
+    posts = pd.concat([read_stance_posts(p) for p in files], ignore_index=True)
+    tr, va = train_test_split(posts, test_size=0.1, random_state=split_seed)
+    return pair_examples(tr)[["text", "label"]], pair_examples(va)[["text", "label"]]
 
 
 def read_stocktwits_fixtures(folder: Path) -> pd.DataFrame:
@@ -265,14 +306,24 @@ def write_card(out: Path, meta: dict) -> None:
                       f"**{'met' if met else 'not met'}** (measured {sv['accuracy']:.4f} / {sv['macro_f1']:.4f})."]
     if tr.get("selection"):
         lines += ["", f"Model selection: {tr['selection']}"]
+    names = {Path(d["file"]).name for d in tr["data"]}
+    real = REDDIT_LABELS.name in names
     lines += ["", "## Limits", "",
-              "- The bulk of the training text is finance-news headlines (Twitter Financial News); crowd language comes from "
-              "the project's own written sentences (models/crowd_data/crowd_train*.csv) and, where the card lists "
-              "wsb_labels.csv, about a thousand real r/wallstreetbets comments of January-February 2021, so unusual slang, "
-              "long multi-topic posts and sarcasm without cues can be misread, and other periods and forums may read worse.",
-              "- StockTwits messages are short, ticker-heavy and often carry no explicit cue; on the few author-tagged "
-              "ones available for evaluation the model calls many of them neutral (see the table), so expect weaker "
-              "direction calls on that source than on forum sentences.",
+              ("- Crowd language comes from about 5,000 real r/wallstreetbets and r/stocks comments of 2021 and March 2023 "
+               f"labelled by the project ({REDDIT_LABELS.name}), the author-tagged StockTwits messages of about October "
+               "2020, about a thousand r/wallstreetbets comments of January-February 2021 (wsb_labels.csv) and the "
+               "project's written sentences and posts; the rest is finance-news headlines. Other periods, forums and "
+               "slang may read worse, and sarcasm without cues can be misread." if real else
+               "- The bulk of the training text is finance-news headlines (Twitter Financial News); crowd language comes from "
+               "the project's own written sentences (models/crowd_data/crowd_train*.csv) and, where the card lists "
+               "wsb_labels.csv, about a thousand real r/wallstreetbets comments of January-February 2021, so unusual slang, "
+               "long multi-topic posts and sarcasm without cues can be misread, and other periods and forums may read worse."),
+              ("- StockTwits messages carry their authors' tags only as bullish or bearish, so the model learnt their "
+               "direction, not when such a message is neutral; it was measured on the held-out split bull against bear."
+               if tr.get("stocktwits_used") else
+               "- StockTwits messages are short, ticker-heavy and often carry no explicit cue; on the few author-tagged "
+               "ones available for evaluation the model calls many of them neutral (see the table), so expect weaker "
+               "direction calls on that source than on forum sentences."),
               "- English only. Through `models.load_model` (every crowdpulse command), texts longer than max_length tokens are split at sentence ends into windows whose probabilities are averaged by token count; only `models.finetuned.predict_proba` used alone truncates at max_length.",
               "- Calibration was fitted on news-plus-crowd validation text; on other text the probabilities may be "
               "over- or under-confident (see the ECE column: real forum comments are where it is worst).", ""]
@@ -305,7 +356,7 @@ def select_members(dirs: list[str], logits: list[np.ndarray], y: np.ndarray, max
 def crowd_files_of(data: list[dict]) -> list[str]:
     """Names of the crowd_train*.csv files (``--crowd-files``) in a card's training-data table."""
     return [Path(d["file"]).name for d in data
-            if d["file"].startswith("models/crowd_data/") and Path(d["file"]).name != WSB_LABELS.name]
+            if d["file"].startswith("models/crowd_data/") and Path(d["file"]).name.startswith("crowd_train")]
 
 
 def wsb_oversample_of(data: list[dict]) -> int:
@@ -467,7 +518,15 @@ def main() -> None:
     ap.add_argument("--distill-temperature", type=float, default=2.0, help="with --teacher: softmax temperature")
     ap.add_argument("--pooling", choices=["mean", "cls"], default="mean", help="classifier input (models/heads.py)")
     ap.add_argument("--label-smoothing", type=float, default=0.0)
-    ap.add_argument("--stocktwits-max", type=int, default=4000, help="cap on StockTwits rows (balanced) if present")
+    ap.add_argument("--stocktwits-weight", type=float, default=0.0,
+                    help="train on the train split of the author-tagged StockTwits set (models/stocktwits.py) with a "
+                         "two-class bullish/bearish loss, classes balanced, this weight per row on average (0: not used)")
+    ap.add_argument("--reddit-oversample", type=int, default=0,
+                    help="train on the project's labels of real Reddit comments (models/crowd_data/"
+                         "reddit_stance_labels.csv): comment labels and ticker-marked stances, N times (0: not used)")
+    ap.add_argument("--pair-files", nargs="+", metavar="NAME", default=[],
+                    help="stance sets in models/crowd_data (stance_train*.csv): each post asked about each ticker, marked")
+    ap.add_argument("--pair-oversample", type=int, default=1, help="times each stance-set example is repeated")
     ap.add_argument("--eval-only", action="store_true", help="re-evaluate the existing folder and rewrite the card")
     ap.add_argument("--combine", nargs="+", metavar="DIR",
                     help="instead of training: make --out an ensemble of these trained folders (same --split-seed), "
@@ -543,19 +602,46 @@ def main() -> None:
                          "rows": len(wsb), "oversample": args.wsb_oversample,
                          "licence": "MIT (labels: this project; comments: esbenkc/WSB-Impact)",
                          "sha256": sha256_file(WSB_LABELS)})
-    st_used = st_p.exists()
+    st_used = args.stocktwits_weight > 0
     if st_used:
-        st = read_stocktwits_labelled(st_p)
-        per = args.stocktwits_max // 2
-        st = pd.concat([g.sample(min(len(g), per), random_state=args.split_seed) for _, g in st.groupby("label")])
-        st_tr, st_val = validation_split(st, args.split_seed)
+        if not st_p.is_file():
+            ap.error(f"--stocktwits-weight: {st_p} is not there")
+        st_tr, st_val, st_rec = stocktwits_rows(st_p, args.stocktwits_weight, args.split_seed)
         parts.append(st_tr)
         val_parts.append(st_val)
         data_rec.append({"file": "shared/data/stocktwits/amoooma_stocktwits_labelled.csv",
-                         "use": f"train (90 %) + validation (10 %), balanced sample of {len(st)}", "rows": len(st),
-                         "licence": "MIT", "sha256": sha256_file(st_p)})
-    else:
-        log.info("StockTwits training file %s not present; training without it", st_p)
+                         "use": f"train (90 %) + validation (10 %) of its train split, two-class loss (bullish vs bearish), "
+                                f"classes balanced, weight {args.stocktwits_weight:g}; its test split "
+                                f"({st_rec['test_held_out']} messages) held out",
+                         "rows": st_rec["messages"], "weight": args.stocktwits_weight, "class_weights": st_rec["class_weights"],
+                         "licence": "MIT (amoooma/stocktwits-svm-nlp)", "sha256": sha256_file(st_p)})
+    if args.reddit_oversample > 0:
+        if not REDDIT_LABELS.is_file():
+            ap.error(f"--reddit-oversample: {REDDIT_LABELS} is not there")
+        rd_tr, rd_val, rd_rec = reddit_rows(shared)
+        parts += [rd_tr] * args.reddit_oversample
+        val_parts.append(rd_val)
+        data_rec.append({"file": f"models/crowd_data/{REDDIT_LABELS.name}",
+                         "use": f"train (90 % of the threads, x{args.reddit_oversample}: comment labels and ticker-marked "
+                                f"stances) + validation (10 %); text from shared/data/reddit/janash_*_comments_sample.csv",
+                         "rows": rd_rec["comments"], "oversample": args.reddit_oversample,
+                         "licence": "labels: this project (MIT); comments: janash/reddit_stocks, no licence stated "
+                                    "(real public posts; only ids and labels are committed)",
+                         "sha256": sha256_file(REDDIT_LABELS)})
+    if args.pair_files:
+        pair_paths = [CROWD_DIR / Path(n).name for n in args.pair_files]
+        bad = [p.name for p in pair_paths if not p.is_file() or not p.name.startswith("stance_train")]
+        if bad:
+            ap.error(f"--pair-files: not stance training files in {CROWD_DIR}: {', '.join(bad)}")
+        pr_tr, pr_val = pair_rows(pair_paths, args.split_seed)
+        parts += [pr_tr] * args.pair_oversample
+        val_parts.append(pr_val)
+        for p in pair_paths:
+            data_rec.append({"file": f"models/crowd_data/{p.name}",
+                             "use": f"train (90 % of the posts, x{args.pair_oversample}, each asked about each ticker, "
+                                    "marked) + validation (10 %)", "rows": len(pd.read_csv(p)),
+                             "oversample": args.pair_oversample,
+                             "licence": "MIT (written for this project)", "sha256": sha256_file(p)})
     train_df = pd.concat(parts, ignore_index=True)
     val_df = pd.concat(val_parts, ignore_index=True)
 
@@ -611,6 +697,12 @@ def main() -> None:
     ]
     if wsb_all is not None:
         sets.append(("r/wallstreetbets comments, wsb_labels.csv test split (held out)", "MIT", wsb_split(wsb_all, "test")))
+    if st_p.is_file():
+        from models.stocktwits import read_author_tagged
+
+        st_all = read_author_tagged(st_p)
+        sets.append(("StockTwits author-tagged, held-out test split (models/stocktwits.py)", "MIT",
+                     st_all.loc[st_all["split"] == "test", ["text", "label"]].reset_index(drop=True)))
     fx = shared / "fixtures" / "stocktwits"
     if fx.is_dir():
         st_fx = read_stocktwits_fixtures(fx)
@@ -624,6 +716,7 @@ def main() -> None:
         "sent_valid.csv": sha256_file(data / "twitter_fin_news" / "sent_valid.csv"),
         **{p.name: sha256_file(p) for p in sorted((data / "phrasebank").glob("Sentences_*.txt"))},
         **{p.name: sha256_file(p) for p in sorted(CROWD_DIR.glob("crowd_test*.csv"))},
+        **({st_p.name: sha256_file(st_p)} if st_p.is_file() else {}),
     }
     meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_card(out, meta)

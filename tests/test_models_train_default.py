@@ -237,3 +237,41 @@ def test_bad_teacher_arguments_fail_with_one_line_before_any_work(tmp_path, extr
     last = r.stderr.strip().splitlines()[-1]
     assert "error:" in last and says in last and "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_crowd_files_of_names_only_the_crowd_train_files():
+    td = _train_default()
+    data = [{"file": "models/crowd_data/crowd_train.csv"}, {"file": "models/crowd_data/wsb_labels.csv"},
+            {"file": "models/crowd_data/reddit_stance_labels.csv"}, {"file": "models/crowd_data/stance_train_mixed.csv"}]
+    assert td.crowd_files_of(data) == ["crowd_train.csv"]
+
+
+def test_stocktwits_rows_are_two_class_balanced_and_never_the_held_out_split(tmp_path):
+    from models.stocktwits import normalise, split_of
+
+    td = _train_default()
+    rows = [f"Bullish,$AAA up {i} going higher" for i in range(50)] + [f"Bearish,$BBB down {i} dump it" for i in range(10)]
+    path = tmp_path / "st.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    tr, va, rec = td.stocktwits_rows(path, 0.5, 13)
+    assert tr["two_class"].all() and va["two_class"].all()
+    both = [*tr["text"], *va["text"]]
+    assert all(split_of(normalise(t)) == "train" for t in both)  # the test split is never trained on
+    assert rec["test_held_out"] == sum(split_of(normalise(r.split(",", 1)[1])) == "test" for r in rows)
+    weight = tr.groupby("label")["weight"].sum()
+    assert weight["bullish"] == pytest.approx(weight["bearish"])  # the two classes weigh the same in all
+    assert tr["weight"].mean() == pytest.approx(0.5)
+
+
+@pytest.mark.needs_shared
+def test_reddit_rows_split_by_thread_and_mark_the_ticker_of_each_pair():
+    td = _train_default()
+    from tests.conftest import SHARED, shared_path
+
+    shared_path("data", "reddit", "janash_stocks_comments_sample.csv")
+    tr, va, rec = td.reddit_rows(SHARED)
+    assert rec["comments"] >= 5000 and 0.05 < rec["validation_comments"] / rec["comments"] < 0.15
+    assert set(tr["label"]) == set(va["label"]) == set(LABELS)
+    marked = tr["text"].str.contains("<<", regex=False)
+    assert marked.sum() > 5000 and (~marked).sum() > 3000  # (comment, ticker) pairs and the comments' own labels
+    assert not set(tr["text"]) & set(va["text"][va["text"].str.contains("<<", regex=False)])
