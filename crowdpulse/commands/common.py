@@ -33,7 +33,7 @@ err_console = make_console(stderr=True)
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB file to read and write.", show_default=True)]
 DEFAULT_DB_PATH = Path(DEFAULT_DB)
 ModelOption = Annotated[str, typer.Option("--model", help="Model spec: default, vader, tfidf, a Hugging Face name or a local folder.")]
-EngineOption = Annotated[str, typer.Option("--engine", help="local (this process) or ray (Ray Data actors; needs the ray extra: pip install -e '.[ray]'; see docs/scale.md).")]
+EngineOption = Annotated[str, typer.Option("--engine", help="local (this process) or ray (Ray Data actors; needs the ray extra: pip install -e '.\\[ray]'; see docs/scale.md).")]
 AddressOption = Annotated[Optional[str], typer.Option("--address", help="ray: the cluster, auto (the one this machine joined) or ray://HOST:PORT; default: a private Ray on this machine.", show_default=False)]
 ActorsOption = Annotated[Optional[int], typer.Option("--actors", help="ray: scorer actors, each loading the model once (default: one per 2 CPUs, or per --gpus-per-actor share).", show_default=False)]
 GpusOption = Annotated[float, typer.Option("--gpus-per-actor", help="ray: GPUs per actor (0.5 puts two actors on a GPU).")]
