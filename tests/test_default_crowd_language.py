@@ -10,44 +10,47 @@ fails here until its mark is removed.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import pytest
 
 MISREAD = pytest.mark.xfail(strict=True, reason="the shipped default misreads this (docs/models.md, 'Real crowd labels')")
 
+
+def case(text: str, label: str, stances: dict[str, str], misread: bool = False):
+    return pytest.param(text, label, stances, id=text[:40], marks=MISREAD if misread else ())
+
+
 CASES = [
     # an enthusiastic setup call without a direction verb
-    pytest.param("cleanest setup on small caps I've seen all year", "bullish", {"IWM": "bullish"}, marks=MISREAD),
-    ("$TLT weekly chart is a thing of beauty, textbook base right at support", "bullish", {"TLT": "bullish"}),
+    case("cleanest setup on small caps I've seen all year", "bullish", {"IWM": "bullish"}, misread=True),
+    case("$TLT weekly chart is a thing of beauty, textbook base right at support", "bullish", {"TLT": "bullish"}),
     # a price target
-    pytest.param("$IWM to 240 by Friday", "bullish", {"IWM": "bullish"}, marks=MISREAD),
-    ("PT 12 on $SOFI by summer, loading the dip", "bullish", {"SOFI": "bullish"}),
+    case("$IWM to 240 by Friday", "bullish", {"IWM": "bullish"}, misread=True),
+    case("PT 12 on $SOFI by summer, loading the dip", "bullish", {"SOFI": "bullish"}),
     # a wish for a fall
-    pytest.param("IWM and TLT both need to dump hard before the Fed cuts", "bearish", {"IWM": "bearish", "TLT": "bearish"}, marks=MISREAD),
-    pytest.param("I really hope NVDA drops to 90 so it finally pays for being this overhyped", "bearish", {"NVDA": "bearish"}, marks=MISREAD),
+    case("IWM and TLT both need to dump hard before the Fed cuts", "bearish", {"IWM": "bearish", "TLT": "bearish"}, misread=True),
+    case("I really hope NVDA drops to 90 so it finally pays for being this overhyped", "bearish", {"NVDA": "bearish"}, misread=True),
     # scorn without a direction word
-    ("$PTON this company is a joke, bagholders everywhere", "bearish", {"PTON": "bearish"}),
-    pytest.param("RIVN management couldn't run a lemonade stand", "bearish", {"RIVN": "bearish"}, marks=MISREAD),
+    case("$PTON this company is a joke, bagholders everywhere", "bearish", {"PTON": "bearish"}),
+    case("RIVN management couldn't run a lemonade stand", "bearish", {"RIVN": "bearish"}, misread=True),
     # a hedge that stays neutral
-    ("could go either way on TLT here, waiting for CPI before I touch it", "neutral", {"TLT": "neutral"}),
-    ("no position in IWM, just watching how it reacts to the jobs number", "neutral", {"IWM": "neutral"}),
+    case("could go either way on TLT here, waiting for CPI before I touch it", "neutral", {"TLT": "neutral"}),
+    case("no position in IWM, just watching how it reacts to the jobs number", "neutral", {"IWM": "neutral"}),
     # sarcasm
-    pytest.param("great, another soft landing, sure, SPY only goes up forever right", "bearish", {"SPY": "bearish"}, marks=MISREAD),
+    case("great, another soft landing, sure, SPY only goes up forever right", "bearish", {"SPY": "bearish"}, misread=True),
 ]
 
 
-@lru_cache(maxsize=1)
+@pytest.fixture(scope="module")
 def default_model():
     from models import load_model
 
     return load_model("default")
 
 
-@pytest.mark.parametrize("text, label, stances", CASES, ids=[(c.values if hasattr(c, 'values') else c)[0][:40] for c in CASES])
-def test_the_default_reads_crowd_language(text, label, stances):
+@pytest.mark.parametrize("text, label, stances", CASES)
+def test_the_default_reads_crowd_language(default_model, text, label, stances):
     from sentiment.analyze import analyze_text
 
-    got = analyze_text(text, default_model())
+    got = analyze_text(text, default_model)
     assert got["label"] == label, got
     assert {t["ticker"]: t["label"] for t in got["tickers"]} == stances, got
